@@ -1,0 +1,42 @@
+# The README's two commands: `make book` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test data install sync clean
+
+# Create the virtual environment and install the tested stack (requirements.txt) and harlearn.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Generate the SynthHAR datasets the chapters read (skipped when already present).
+data: $(STAMP)
+	HARLEARN_PROFILE=$${HARLEARN_PROFILE:-book} $(BIN)/python -m harlearn.data.synthhar --prepare
+
+# Execute every chapter in the `book` profile (override with HARLEARN_PROFILE) and build _build/html.
+# The execution cache is keyed on the notebooks' code, not on the profile: drop it when the
+# profile changes, so a `ci` run's outputs are never shown as `book` results.
+book: data
+	@profile=$${HARLEARN_PROFILE:-book}; mkdir -p _build; \
+	if [ "$$(cat _build/.profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute; fi; \
+	echo "$$profile" > _build/.profile; \
+	HARLEARN_PROFILE=$$profile $(BIN)/jupyter-book build --warningiserror --keep-going .
+
+# Unit tests and every chapter notebook (nbmake) in the `ci` profile.
+test: $(STAMP)
+	HARLEARN_PROFILE=ci $(BIN)/python -m harlearn.data.synthhar --prepare
+	HARLEARN_PROFILE=ci $(BIN)/python -m pytest tests --nbmake book/ $(PYTEST_ARGS)
+
+# Regenerate each chapter's .ipynb (Colab twin) from its MyST markdown source.
+sync: $(STAMP)
+	$(BIN)/jupytext --sync book/[0-9]*.md
+
+clean:
+	rm -rf _build

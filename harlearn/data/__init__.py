@@ -1,0 +1,49 @@
+"""Datasets of the course, in their real on-disk formats, and the transforms that go with them.
+
+- ``Stanford40``: Stanford 40 Actions (one label per image, person boxes);
+- ``VOCAction``: PASCAL VOC 2012 Action (one item per person, ten multi-hot actions);
+- ``make_synthhar`` / ``synthhar_root``: SynthHAR, the embedded procedural dataset that is
+  written in both layouts above, so the same loaders read it (imported on first use);
+- ``collate``: the ``DataLoader`` ``collate_fn`` for the item dicts;
+- ``data_home``: where datasets and downloads live (``$HARLEARN_DATA``, else ``~/.cache/harlearn``);
+- ``course_root`` / ``course_datasets``: the datasets a chapter uses for the current profile
+  (SynthHAR in ``ci`` and ``book``, the real data in ``full``);
+- ``harlearn.data.transforms``: box-aware augmentation, human masks from boxes, mixup.
+
+Items are dicts with 0-based pixel ``xyxy`` float boxes; see each dataset's docstring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import transforms
+from ._common import collate, data_home
+from .course import course_datasets, course_root
+from .stanford40 import Stanford40
+from .voc_action import VOC_ACTIONS, VOCAction
+
+__all__ = [
+    "Stanford40",
+    "VOCAction",
+    "VOC_ACTIONS",
+    "collate",
+    "data_home",
+    "course_root",
+    "course_datasets",
+    "transforms",
+    "make_synthhar",
+    "synthhar_root",
+]
+
+_LAZY = ("make_synthhar", "synthhar_root")
+
+
+def __getattr__(name: str) -> Any:
+    # SynthHAR is imported on first use (PEP 562): importing harlearn.data stays light, and
+    # ``python -m harlearn.data.synthhar`` does not find its module half-imported by the package.
+    if name in _LAZY:
+        from . import synthhar
+
+        return getattr(synthhar, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,91 @@
+"""Where a chapter's data comes from, for the current profile.
+
+Every chapter's setup cell asks for its datasets the same way::
+
+    from harlearn.data import course_datasets
+    train_set, test_set = course_datasets(P, layout="stanford40", train_transform=..., eval_transform=...)
+
+In the ``ci`` and ``book`` profiles that is SynthHAR (generated on first use and cached under
+``$HARLEARN_DATA``); in ``full`` it is the real Stanford40 / PASCAL VOC 2012 Action, downloaded
+on first use into ``data_home() / "real"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import profiles
+from ._common import data_home
+from .stanford40 import Stanford40
+from .voc_action import VOCAction
+
+__all__ = ["course_root", "course_datasets"]
+
+
+def course_root(profile: profiles.Profile | str | None = None, *, context_bias: float = 0.0) -> Path:
+    """The folder holding the chapter's dataset for ``profile``.
+
+    Args:
+        profile: A :class:`harlearn.profiles.Profile` or its name; default: the current one.
+        context_bias: SynthHAR's training-split context bias (see
+            :func:`harlearn.data.synthhar.make_synthhar`). The real datasets have whatever
+            bias they have, so it must be 0 in the ``full`` profile.
+
+    Returns:
+        A root that both :class:`Stanford40` and :class:`VOCAction` read.
+    """
+    profile = _profile(profile)
+    if profile.dataset == "synthhar":
+        from .synthhar import synthhar_root
+
+        return synthhar_root(profile, context_bias=context_bias)
+    if context_bias:
+        raise ValueError(
+            f"context_bias={context_bias} only applies to SynthHAR; profile '{profile.name}' reads the "
+            "real datasets, whose context bias is what it is: pass context_bias=0.0."
+        )
+    return data_home() / "real"
+
+
+def course_datasets(
+    profile: profiles.Profile | str | None = None,
+    *,
+    layout: str = "stanford40",
+    train_transform: Callable | None = None,
+    eval_transform: Callable | None = None,
+    context_bias: float = 0.0,
+) -> tuple[Stanford40 | VOCAction, Stanford40 | VOCAction]:
+    """The (train, evaluation) datasets a chapter uses.
+
+    Args:
+        profile: A :class:`harlearn.profiles.Profile` or its name; default: the current one.
+        layout: ``"stanford40"`` (train / test splits, one label per image) or ``"voc"``
+            (train / val splits, one item per person, multi-hot labels).
+        train_transform: Transform for the training split's item dicts.
+        eval_transform: Transform for the evaluation split's item dicts.
+        context_bias: See :func:`course_root`.
+
+    Returns:
+        ``(train, test)`` for ``"stanford40"``, ``(train, val)`` for ``"voc"``.
+    """
+    profile = _profile(profile)
+    root = course_root(profile, context_bias=context_bias)
+    download = profile.dataset == "real"
+    if layout == "stanford40":
+        return (
+            Stanford40(root, split="train", transform=train_transform, download=download),
+            Stanford40(root, split="test", transform=eval_transform, download=download),
+        )
+    if layout == "voc":
+        return (
+            VOCAction(root, split="train", transform=train_transform, download=download),
+            VOCAction(root, split="val", transform=eval_transform, download=download),
+        )
+    raise ValueError(f"Unknown layout {layout!r}: use 'stanford40' or 'voc'.")
+
+
+def _profile(profile: profiles.Profile | str | None) -> profiles.Profile:
+    if profile is None:
+        return profiles.current()
+    return profiles.get(profile) if isinstance(profile, str) else profile
