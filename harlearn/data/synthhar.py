@@ -292,8 +292,8 @@ def _run(tasks: list[dict[str, Any]], args: dict[str, Any], workers: int, progre
             if bar is not None:
                 bar.update()
     else:
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        # fork is quick and safe here (workers only use numpy and Pillow); elsewhere the default
+        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
         with ctx.Pool(workers, initializer=_init_worker, initargs=(args,)) as pool:
             for res in pool.imap(_render_task, tasks, chunksize=8):
                 results.append(res)
@@ -371,6 +371,9 @@ def _metadata(args: dict[str, Any], results: list[dict[str, Any]], counts: dict[
 # ---- atomic install -----------------------------------------------------------------------------
 def _install(tmp: Path, root: Path, args: dict[str, Any], overwrite: bool) -> None:
     """Move the finished ``tmp`` into place at ``root`` (never a half-written dataset at ``root``)."""
+    if _is_same(root, args):  # another process finished the same dataset meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     if root.is_dir() and not any(root.iterdir()):
         root.rmdir()
     if root.exists():  # non-empty: checked by the caller, so overwrite is True here

@@ -159,7 +159,7 @@ def _mat(flip: bool, scale: float = 1.0, deg: float = 0.0, squash: float = 1.0) 
 # ---- pose-only classes --------------------------------------------------------------------------
 def applauding(rng, body, s) -> Group:
     g = Group()
-    fig = _standing(body, _yaw_any(rng), rng)
+    fig = _standing(body, _yaw_any(rng, 60), rng)
     fig.set_torso(lean=rng.normal(0, 4), head_tilt=rng.normal(0, 8))
     neck = fig.j["neck_base"]
     c = _vec(neck[0] + rng.uniform(0.12, 0.22), rng.normal(0, 0.015), neck[2] - rng.uniform(0.03, 0.17))
@@ -173,7 +173,7 @@ def applauding(rng, body, s) -> Group:
 
 def waving_hands(rng, body, s) -> Group:
     g = Group()
-    fig = _standing(body, _yaw_any(rng), rng)
+    fig = _standing(body, _yaw_any(rng, 70), rng)
     fig.set_torso(lean=rng.normal(0, 4), side_lean=rng.normal(0, 4), head_tilt=rng.normal(-3, 6))
     first = LEFT if rng.random() < 0.5 else RIGHT
     sides = (first, -first) if rng.random() < 0.35 else (first,)
@@ -228,7 +228,7 @@ def running(rng, body, s) -> Group:
 def phoning(rng, body, s) -> Group:
     g = Group()
     walk = rng.random() < 0.25
-    fig = _standing(body, _yaw_any(rng), rng, stride=rng.uniform(0.15, 0.3) * (1 if rng.random() < 0.5 else -1) if walk else None)
+    fig = _standing(body, _yaw_any(rng, 75), rng, stride=rng.uniform(0.15, 0.3) * (1 if rng.random() < 0.5 else -1) if walk else None)
     fig.set_torso(lean=rng.normal(0, 4), side_lean=rng.normal(0, 3), head_tilt=rng.normal(3, 8))
     side = _near(fig) if (abs(fig.sy) > 0.5 and rng.random() < 0.85) else (LEFT if rng.random() < 0.5 else RIGHT)
     c, hu, hf, hl = fig.head
@@ -247,7 +247,7 @@ def phoning(rng, body, s) -> Group:
 def texting_message(rng, body, s) -> Group:
     g = Group()
     walk = rng.random() < 0.2
-    fig = _standing(body, _yaw_any(rng), rng, stride=rng.uniform(0.15, 0.28) if walk else None)
+    fig = _standing(body, _yaw_any(rng, 70), rng, stride=rng.uniform(0.15, 0.28) if walk else None)
     fig.set_torso(lean=rng.uniform(0, 10), head_tilt=rng.uniform(22, 45))
     neck = fig.j["neck_base"]
     ph = _vec(neck[0] + rng.uniform(0.17, 0.26), rng.normal(0, 0.02), neck[2] - rng.uniform(0.14, 0.28))

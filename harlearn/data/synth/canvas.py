@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
-__all__ = ["Prim", "Part", "Group", "ellipse_pts", "rot", "shade", "mix", "rasterize"]
+__all__ = ["Prim", "Part", "Group", "extents", "ellipse_pts", "rot", "shade", "mix", "rasterize"]
 
 Color = tuple[int, int, int]
 
@@ -57,7 +57,7 @@ class Prim:
 
     def extent(self) -> np.ndarray:
         """The axis-aligned box ``[x1, y1, x2, y2]`` the shape covers."""
-        pad = self.size if self.kind in ("disc", "ring") else (self.size / 2 if self.kind == "line" else 0.0)
+        pad = _pad(self)
         lo, hi = self.pts.min(0) - pad, self.pts.max(0) + pad
         return np.array([lo[0], lo[1], hi[0], hi[1]])
 
@@ -104,8 +104,7 @@ class Group:
 
     def bounds(self) -> np.ndarray:
         """The box ``[x1, y1, x2, y2]`` around every primitive that occludes (shadows excluded)."""
-        boxes = np.stack([p.extent() for p in self.prims if p.occludes])
-        return np.array([boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()])
+        return extents([p for p in self.prims if p.occludes])
 
     def moved(self, scale: float, dx: float, dy: float, dz: float = 0.0, flip: bool = False) -> "Group":
         """A copy scaled by ``scale``, optionally mirrored (``x -> -x``), then shifted by ``(dx, dy)``.
@@ -120,6 +119,18 @@ class Group:
             kp = None if part.keypoints is None else part.keypoints @ mat.T + off
             out.parts.append(Part(part.kind, part.name, part.role, part.action, kp, part.hidden))
         return out
+
+
+def _pad(p: Prim) -> float:
+    return p.size if p.kind in ("disc", "ring") else (p.size / 2 if p.kind == "line" else 0.0)
+
+
+def extents(prims: list[Prim]) -> np.ndarray:
+    """The box ``[x1, y1, x2, y2]`` around all of ``prims`` (same as merging their ``extent()``)."""
+    pts = np.concatenate([p.pts for p in prims])  # [K, 2]
+    pad = np.repeat(np.array([_pad(p) for p in prims]), [len(p.pts) for p in prims])[:, None]  # [K, 1]
+    lo, hi = (pts - pad).min(0), (pts + pad).max(0)
+    return np.array([lo[0], lo[1], hi[0], hi[1]])
 
 
 def rot(deg: float) -> np.ndarray:

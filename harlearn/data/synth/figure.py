@@ -235,8 +235,8 @@ class Figure:
         self.j["nose"] = c + r * (0.98 * hf - 0.15 * hu)
         self.j["left_eye"] = c + r * (0.72 * hf + 0.38 * hl + 0.18 * hu)
         self.j["right_eye"] = c + r * (0.72 * hf - 0.38 * hl + 0.18 * hu)
-        self.j["left_ear"] = c + r * (0.95 * hl - 0.1 * hf)
-        self.j["right_ear"] = c + r * (-0.95 * hl - 0.1 * hf)
+        self.j["left_ear"] = c + r * (0.85 * hl - 0.1 * hf)
+        self.j["right_ear"] = c + r * (-0.85 * hl - 0.1 * hf)
 
     def set_arm(self, side: float, hand: np.ndarray, pole: np.ndarray) -> None:
         """Reach the wrist of arm ``side`` (``LEFT``/``RIGHT``) towards body-frame ``hand``, elbow towards ``pole``."""
@@ -318,7 +318,7 @@ class Figure:
             seg(sh, el, b.arm_w, b.shirt, 0.002)
             seg(el, wr, b.arm_w * 0.85, b.shirt if b.long_sleeves else b.skin, 0.002)
             hand = wr + 0.45 * b.arm_w * _unit(wr - el)
-            disc(hand, b.arm_w * 0.7, b.skin, 0.003)
+            disc(hand, b.arm_w * 0.8, b.skin, 0.003)
         # trunk as a trapezoid whose width follows the turn of the body
         sc, hc = j["neck_base"], _vec(0, 0, 0)
         s2, h2 = self.to2d(sc), self.to2d(hc)

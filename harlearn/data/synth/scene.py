@@ -19,7 +19,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from . import objects as ob
 from .actions import add_sprite, build_actor, build_bystander, shadow
-from .canvas import Group, Part, Prim, ellipse_pts, mix, rasterize, shade
+from .canvas import Group, Part, Prim, ellipse_pts, extents, mix, rasterize, shade
 from .figure import random_body
 
 __all__ = ["Difficulty", "DEFAULT_DIFFICULTY", "Rendered", "render_scene", "distractor_group"]
@@ -39,16 +39,17 @@ class Difficulty:
         noise: range of the pixel noise standard deviation (0-255 scale).
     """
 
-    bystander_probs: tuple[float, ...] = (0.45, 0.4, 0.15)
-    distractor_probs: tuple[float, ...] = (0.4, 0.4, 0.2)
-    occluder_p: float = 0.15
-    fill: tuple[float, float] = (0.72, 1.0)
-    clutter: tuple[int, int] = (2, 8)
+    bystander_probs: tuple[float, ...] = (0.55, 0.35, 0.1)
+    distractor_probs: tuple[float, ...] = (0.45, 0.4, 0.15)
+    occluder_p: float = 0.12
+    fill: tuple[float, float] = (0.78, 1.0)
+    clutter: tuple[int, int] = (2, 6)
     second_actor_p: float = 0.08
-    noise: tuple[float, float] = (1.0, 5.0)
+    noise: tuple[float, float] = (1.0, 4.0)
 
 
 DEFAULT_DIFFICULTY = Difficulty()
+_DARKEN = [int(v * 0.55) for v in range(256)] * 3  # lookup table for shadows
 
 
 @dataclass
@@ -305,15 +306,15 @@ def render_scene(
     for g in dis:
         k = rng.uniform(0.45, 0.85)
         put(g, k, (-0.1, 1.1), k, rng)
-    for g in bys:
-        k = rng.uniform(0.45, 0.85)
+    for g in bys:  # behind the actors (further back when several actors fill the row)
+        k = rng.uniform(0.4, 0.7) if multi else rng.uniform(0.45, 0.85)
         put(g, k, (-0.12, 1.12), k, rng)
 
     desc, bg_prims = _background(rng, horizon, int(rng.integers(dif.clutter[0], dif.clutter[1] + 1)))
     occ = _occluder(rng, actor_boxes[int(rng.integers(len(actor_boxes)))]) if rng.random() < dif.occluder_p else []
     post = dict(
-        bright=rng.uniform(0.85, 1.15), contrast=rng.uniform(0.8, 1.15), sat=rng.uniform(0.7, 1.2),
-        noise=rng.uniform(*dif.noise), blur=bool(rng.random() < 0.15), seed=int(rng.integers(2**63)),
+        bright=rng.uniform(0.9, 1.1), contrast=rng.uniform(0.85, 1.1), sat=rng.uniform(0.75, 1.15),
+        noise=rng.uniform(*dif.noise), blur=bool(rng.random() < 0.1), seed=int(rng.integers(2**63)),
     )
 
     # --- paint (everything below depends on the pixel size)
@@ -359,7 +360,7 @@ def _paint(placed, bg_prims, occ, desc, horizon, post, size, ss) -> Rendered:
         d = ImageDraw.Draw(m)
         for p in shadows:
             d.polygon([tuple(q) for q in p.pts], fill=70)
-        img = Image.composite(Image.eval(img, lambda v: int(v * 0.55)), img, m.filter(ImageFilter.BoxBlur(max(1, ss))))
+        img = Image.composite(img.point(_DARKEN), img, m.filter(ImageFilter.BoxBlur(max(1, ss))))
     img, lab = rasterize(img, prims, labels)
     img = img.reduce(ss) if ss > 1 else img
     lab = lab.resize((size, size), Image.NEAREST) if ss > 1 else lab
@@ -369,15 +370,14 @@ def _paint(placed, bg_prims, occ, desc, horizon, post, size, ss) -> Rendered:
     def to_px(p: np.ndarray) -> np.ndarray:
         return (p - (ss - 1) / 2) / ss
 
-    extents: dict[int, np.ndarray] = {}
+    by_owner: dict[int, list[Prim]] = {}
     for q in prims:
         if q.owner >= 0:
-            e = q.extent()
-            old = extents.get(q.owner)
-            extents[q.owner] = e if old is None else np.concatenate([np.minimum(old[:2], e[:2]), np.maximum(old[2:], e[2:])])
+            by_owner.setdefault(q.owner, []).append(q)
+    boxes = {i: extents(ps) for i, ps in by_owner.items()}
 
     def part_box(idx: int, mask: np.ndarray | None) -> np.ndarray | None:
-        b = to_px(extents[idx].reshape(2, 2)).reshape(4)
+        b = to_px(boxes[idx].reshape(2, 2)).reshape(4)
         if mask is not None and mask.any():
             ys, xs = np.nonzero(mask)
             b = np.array([min(b[0], xs.min()), min(b[1], ys.min()), max(b[2], xs.max()), max(b[3], ys.max())])
