@@ -36,7 +36,7 @@ test: $(STAMP)
 
 # Regenerate each chapter's .ipynb (Colab twin) from its MyST markdown source.
 sync: $(STAMP)
-	$(BIN)/jupytext --sync book/[0-9]*.md
+	$(BIN)/jupytext --update --to ipynb book/[0-9]*.md
 
 clean:
 	rm -rf _build
