@@ -22,17 +22,20 @@ data: $(STAMP)
 
 # Execute every chapter in the `book` profile (override with HARLEARN_PROFILE) and build _build/html.
 # The execution cache is keyed on the notebooks' code, not on the profile: drop it when the
-# profile changes, so a `ci` run's outputs are never shown as `book` results.
+# profile changes, so a `ci` run's outputs are never shown as `book` results. Every number the
+# chapters' tables show is recorded in _build/results/<chapter>.json; the build ends with their
+# summary and what changed since the previous build (harlearn.experiments summary).
 book: data
 	@profile=$${HARLEARN_PROFILE:-book}; mkdir -p _build; \
-	if [ "$$(cat _build/.profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute; fi; \
+	if [ "$$(cat _build/.profile 2>/dev/null)" != "$$profile" ]; then rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute _build/results _build/results.previous; fi; \
 	echo "$$profile" > _build/.profile; \
-	HARLEARN_PROFILE=$$profile $(BIN)/jupyter-book build --warningiserror --keep-going .
+	HARLEARN_PROFILE=$$profile HARLEARN_RESULTS=$(CURDIR)/_build/results $(BIN)/jupyter-book build --warningiserror --keep-going . && \
+	$(BIN)/python -m harlearn.experiments summary $(CURDIR)/_build/results --previous $(CURDIR)/_build/results.previous --save-previous
 
 # Unit tests and every chapter notebook (nbmake) in the `ci` profile.
 test: $(STAMP)
 	HARLEARN_PROFILE=ci $(BIN)/python -m harlearn.data.synthhar --prepare
-	HARLEARN_PROFILE=ci $(BIN)/python -m pytest tests --nbmake book/ $(PYTEST_ARGS)
+	HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake book/ $(PYTEST_ARGS)
 
 # Regenerate each chapter's .ipynb (Colab twin) from its MyST markdown source.
 sync: $(STAMP)

@@ -1,11 +1,18 @@
 """The training loop every chapter uses: explicit, short, and resumable exactly.
 
-One function, :func:`fit`, trains a classifier on a dataset of item dicts (see
-``harlearn.data``): it builds the DataLoaders, the optimizer (SGD or AdamW) and a per-step
-learning-rate schedule (linear warmup, then cosine or step decay), runs mixed precision on CUDA,
-stops on a non-finite loss, evaluates on a validation set after every epoch and writes
-checkpoints atomically. :func:`evaluate` and :func:`predict` run a model over a dataset for the
-metrics of :mod:`harlearn.metrics`.
+One function, :func:`fit`, trains every model of the course on a dataset of item dicts (see
+``harlearn.data``): classifiers (the default loss), models with their own loss (LGA, ConViT's
+person branch, retrieval), the masked autoencoder (``harlearn.transformers.mae.mae_loss_fn``)
+and the detector (:func:`train_detector`, ``harlearn.models.detection.detection_loss_fn``). It
+builds the DataLoaders, the optimizer (SGD or AdamW) and a per-step learning-rate schedule
+(linear warmup, then cosine or step decay), runs mixed precision on CUDA, stops on a non-finite
+loss, evaluates on a validation set after every epoch and writes checkpoints atomically.
+
+A loss function is ``loss_fn(model, batch)`` returning ``(loss, logits)``, ``(loss, None)``
+(no logits: no accuracy), ``(loss, logits_or_None, {name: term})`` (named terms logged per
+epoch) or a plain loss tensor; see :mod:`harlearn.inference`, which also holds :func:`predict`
+and :func:`evaluate` (re-exported here), and :mod:`harlearn.history` (:class:`History`).
+Dependencies point one way: this module may import models, models never import it.
 
 How resume stays exact: at the start of epoch ``e`` the loop reseeds Python, numpy and torch
 (and the DataLoader's shuffling generator) from ``(config.seed, e)`` only. The shuffling, the
@@ -30,21 +37,35 @@ import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from harlearn import metrics
+from harlearn.history import History
+from harlearn.inference import (
+    LossFn,
+    _autocast_dtype,
+    _collate,
+    _to_device,
+    batch_size_of,
+    evaluate,
+    predict,
+    unpack_loss_output,
+)
+from harlearn.losses import classification_loss as _criterion  # noqa: F401 (kept for old imports)
+from harlearn.losses import default_loss, logits_of
+from harlearn.losses import targets_of as _targets
 
 __all__ = [
     "TrainConfig",
     "History",
     "fit",
+    "train_detector",
     "evaluate",
     "predict",
     "default_loss",
@@ -81,6 +102,7 @@ class TrainConfig:
     lr: float = 1e-3  # peak learning rate, reached after the warmup
     optimizer: str = "adamw"  # "sgd" (with momentum) or "adamw"
     momentum: float = 0.9  # SGD momentum (unused by AdamW)
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW's betas (MAE pre-trains with (0.9, 0.95))
     weight_decay: float = 1e-4  # L2 / decoupled decay, on weights only (not biases or norms)
     schedule: str = "cosine"  # lr schedule after warmup: "cosine" (to 0), "step" or "none"
     step_size: int = 10  # "step": multiply the lr by gamma every step_size epochs
@@ -98,155 +120,9 @@ class TrainConfig:
     progress: bool = True  # tqdm progress bars and one summary line per epoch
 
 
-class History:
-    """Per-epoch records of a :func:`fit` run.
-
-    Each record is a dict with ``epoch`` (1-based), ``train_loss``, ``train_acc``, ``val_loss``,
-    ``val_acc``, ``val_map`` (NaN without validation data), ``lr`` (of the epoch's last step) and
-    ``seconds``. ``history["val_acc"]`` is the list of one key over the epochs,
-    ``history[-1]`` a record, ``history.last`` the last record.
-    """
-
-    def __init__(self, records: list[dict[str, float]] | None = None) -> None:
-        self.records: list[dict[str, float]] = list(records or [])
-
-    def append(self, record: dict[str, float]) -> None:
-        """Add one epoch's record."""
-        self.records.append(dict(record))
-
-    def __getitem__(self, key: str | int) -> Any:
-        if isinstance(key, int):
-            return self.records[key]
-        if self.records and key not in self.records[0]:
-            raise KeyError(f"{key!r} is not in the history; keys: {self.keys()}.")
-        return [r.get(key) for r in self.records]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self) -> Iterator[dict[str, float]]:
-        return iter(self.records)
-
-    def __repr__(self) -> str:
-        return f"History({len(self)} epochs, last={self.last})"
-
-    def keys(self) -> list[str]:
-        """The record keys, in order."""
-        return list(self.records[0]) if self.records else []
-
-    @property
-    def last(self) -> dict[str, float] | None:
-        """The last epoch's record (None before the first epoch)."""
-        return self.records[-1] if self.records else None
-
-    def as_dict(self) -> dict[str, list]:
-        """``{key: [value per epoch]}``, e.g. for ``pandas.DataFrame(history.as_dict())``."""
-        return {k: self[k] for k in self.keys()}
-
-    @classmethod
-    def from_dict(cls, columns: dict[str, list]) -> "History":
-        """The inverse of :meth:`as_dict`."""
-        n = len(next(iter(columns.values()), []))
-        return cls([{k: v[i] for k, v in columns.items()} for i in range(n)])
-
-    def best(self, key: str, mode: str | None = None) -> dict[str, float]:
-        """The record of the best epoch by ``key`` (NaN values ignored).
-
-        Args:
-            key: a record key, e.g. ``"val_map"``.
-            mode: ``"max"`` or ``"min"``; default ``"min"`` for keys containing ``loss``.
-
-        Returns:
-            The whole record, e.g. ``history.best("val_map")["epoch"]``.
-        """
-        mode = mode or ("min" if "loss" in key else "max")
-        scored = [r for r in self.records if not math.isnan(float(r[key]))]
-        if not scored:
-            raise ValueError(f"No epoch has a value for {key!r}.")
-        pick = max if mode == "max" else min
-        return pick(scored, key=lambda r: r[key])
-
-
 # --------------------------------------------------------------------------------------------
 # Pieces of the loop
 # --------------------------------------------------------------------------------------------
-
-
-def logits_of(output: Any) -> torch.Tensor:
-    """The logits in a model's output: the tensor, a tuple's first entry or ``out["logits"]``."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict):
-        return output["logits"]
-    if isinstance(output, (tuple, list)):
-        return output[0]
-    raise TypeError(f"Cannot find logits in a model output of type {type(output).__name__}.")
-
-
-def default_loss(
-    model: nn.Module, batch: dict[str, Any], label_smoothing: float = 0.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy of ``model(batch["image"])`` against ``batch["label"]``.
-
-    When the batch has multi-hot ``"labels"`` (VOC Action) the loss is binary cross-entropy with
-    logits instead. ``batch["label"]`` may be class indices ``[B]`` or class probabilities
-    ``[B, C]`` (after mixup).
-
-    Args:
-        model: the classifier.
-        batch: a collated batch on the model's device.
-        label_smoothing: passed to ``F.cross_entropy`` (not used by the BCE loss).
-
-    Returns:
-        ``(loss, logits)``.
-    """
-    logits = logits_of(model(batch["image"]))
-    return _criterion(logits, batch, label_smoothing), logits
-
-
-def _criterion(logits: torch.Tensor, batch: dict[str, Any], label_smoothing: float = 0.0):
-    """BCE-with-logits against multi-hot ``labels`` if present, else cross-entropy."""
-    if "labels" in batch:
-        return F.binary_cross_entropy_with_logits(logits.float(), batch["labels"].float())
-    return F.cross_entropy(logits.float(), batch["label"], label_smoothing=label_smoothing)
-
-
-def _targets(batch: dict[str, Any]) -> torch.Tensor:
-    """Targets for the metrics: multi-hot ``labels``, else hard class indices."""
-    if "labels" in batch:
-        return batch["labels"]
-    label = batch["label"]
-    return label.argmax(dim=1) if label.ndim == 2 else label  # soft (mixup) labels -> indices
-
-
-def _to_device(obj: Any, device: torch.device, channels_last: bool = False) -> Any:
-    """Move every tensor in a (nested) batch to ``device``; images optionally to NHWC."""
-    if isinstance(obj, torch.Tensor):
-        obj = obj.to(device, non_blocking=True)
-        if channels_last and obj.ndim == 4:
-            obj = obj.contiguous(memory_format=torch.channels_last)
-        return obj
-    if isinstance(obj, dict):
-        return {k: _to_device(v, device, channels_last and k == "image") for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_device(v, device) for v in obj)
-    return obj
-
-
-def _collate(collate_fn: Callable | None) -> Callable:
-    """The given collate function, or ``harlearn.data.collate`` (imported when needed)."""
-    if collate_fn is not None:
-        return collate_fn
-    from harlearn.data import collate
-
-    return collate
-
-
-def _autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """bf16 on CUDA when supported, else fp16; None (no autocast) off CUDA or without amp."""
-    if not amp or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -260,7 +136,7 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr)
+        return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
     raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {config.optimizer!r}.")
 
 
@@ -431,125 +307,6 @@ def load_checkpoint(
 
 
 # --------------------------------------------------------------------------------------------
-# Evaluation
-# --------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    data: Dataset,
-    *,
-    device: torch.device | str | None = None,
-    batch_size: int = 64,
-    forward: Callable[[nn.Module, dict], Any] | None = None,
-    loss_fn: Callable[[nn.Module, dict], tuple[torch.Tensor, torch.Tensor]] | None = None,
-    collate_fn: Callable | None = None,
-    num_workers: int = 0,
-    amp: bool = False,
-    channels_last: bool = False,
-    max_batches: int | None = None,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Run a model over a dataset in eval mode, in order, and collect its outputs.
-
-    Args:
-        model: the model (moved to ``device``).
-        data: a dataset of item dicts.
-        device: default ``harlearn.profiles.device()``.
-        batch_size: items per forward pass.
-        forward: ``forward(model, batch) -> output`` instead of ``model(batch["image"])``
-            (e.g. to pass boxes, or to return embeddings for retrieval); the output may be a
-            tensor, a tuple or a dict (see :func:`logits_of`).
-        loss_fn: ``loss_fn(model, batch) -> (loss, logits)``; when given it computes both.
-        collate_fn: default ``harlearn.data.collate``.
-        num_workers: DataLoader workers.
-        amp: autocast on CUDA (as in :class:`TrainConfig`).
-        channels_last: NHWC images and model.
-        max_batches: stop after this many batches.
-        progress: show a progress bar.
-
-    Returns:
-        A dict with ``logits`` (``[N, C]`` float32 array), ``targets`` (``[N]`` or ``[N, C]``
-        array; None when the items have no labels) and ``loss`` (the mean loss: from
-        ``loss_fn`` when given, NaN with a custom ``forward`` whose output need not be logits,
-        else from the default criterion).
-    """
-    from harlearn import profiles
-
-    device = torch.device(device) if device is not None else profiles.device()
-    model.to(device).eval()
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    dtype = _autocast_dtype(device, amp)
-    loader = DataLoader(
-        data, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-        collate_fn=_collate(collate_fn), pin_memory=device.type == "cuda",
-    )
-    outputs, targets, loss_sum, n = [], [], 0.0, 0
-    for i, batch in enumerate(tqdm(loader, desc="eval", leave=False, disable=not progress)):
-        if max_batches is not None and i >= max_batches:
-            break
-        batch = _to_device(batch, device, channels_last)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            has_targets = "labels" in batch or "label" in batch
-            if loss_fn is not None:
-                loss, logits = loss_fn(model, batch)
-            elif forward is not None:  # custom outputs (maybe embeddings): no loss
-                loss, logits = None, logits_of(forward(model, batch))
-            else:
-                logits = logits_of(model(batch["image"]))
-                loss = _criterion(logits, batch) if has_targets else None
-        size = logits.shape[0]
-        outputs.append(logits.float().cpu())
-        if has_targets:
-            targets.append(_targets(batch).cpu())
-        if loss is not None:
-            loss_sum, n = loss_sum + float(loss.detach()) * size, n + size
-    return {
-        "logits": torch.cat(outputs).numpy(),
-        "targets": torch.cat(targets).numpy() if targets else None,
-        "loss": loss_sum / n if n else float("nan"),
-    }
-
-
-def evaluate(
-    model: nn.Module,
-    data: Dataset,
-    *,
-    device: torch.device | str | None = None,
-    batch_size: int = 64,
-    forward: Callable[[nn.Module, dict], Any] | None = None,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """:func:`predict`, then accuracy and mAP.
-
-    The mAP is the VOC AP per class (see :mod:`harlearn.metrics`) on the softmax probabilities
-    (sigmoid for multi-hot targets), averaged over the classes with positives.
-
-    Args:
-        model: the classifier.
-        data: a dataset of item dicts with ``label`` (or multi-hot ``labels``).
-        device: default ``harlearn.profiles.device()``.
-        batch_size: items per forward pass.
-        forward: see :func:`predict`.
-        **kwargs: more :func:`predict` arguments (``loss_fn``, ``collate_fn``, ``amp``, ...).
-
-    Returns:
-        ``{"logits", "targets", "loss", "accuracy", "mAP"}`` (arrays and floats).
-    """
-    out = predict(model, data, device=device, batch_size=batch_size, forward=forward, **kwargs)
-    logits, targets = torch.from_numpy(out["logits"]).double(), out["targets"]
-    if targets is None:
-        raise ValueError("evaluate needs items with 'label' or 'labels'; use predict instead.")
-    multilabel = targets.ndim == 2
-    probs = (logits.sigmoid() if multilabel else logits.softmax(dim=1)).numpy()
-    out["accuracy"] = metrics.accuracy(out["logits"], targets)
-    out["mAP"] = metrics.mean_average_precision(probs, targets)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
 
@@ -560,7 +317,7 @@ def fit(
     val_data: Dataset | None = None,
     config: TrainConfig | None = None,
     *,
-    loss_fn: Callable[[nn.Module, dict], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    loss_fn: LossFn | None = None,
     metric_fn: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
     device: torch.device | str | None = None,
     resume: bool = False,
@@ -569,13 +326,19 @@ def fit(
     """Train ``model`` on ``train_data`` and return the per-epoch :class:`History`.
 
     Args:
-        model: the classifier; trained in place and left on ``device``.
-        train_data: a dataset of item dicts (``image`` and ``label`` or multi-hot ``labels``).
-        val_data: evaluated after every epoch when given (``val_loss``, ``val_acc``, ``val_map``).
+        model: the model; trained in place and left on ``device``.
+        train_data: a dataset of item dicts (``image`` and ``label`` or multi-hot ``labels``;
+            a ``loss_fn`` may read other keys and need no labels).
+        val_data: evaluated after every epoch when given (``val_loss``, ``val_acc``, ``val_map``),
+            in eval mode (so not for the detector, whose eval mode returns detections).
         config: a :class:`TrainConfig` (default ``TrainConfig()``).
-        loss_fn: ``loss_fn(model, batch) -> (loss, logits)`` replacing :func:`default_loss`
-            (e.g. to add LGA's mask loss). Also used for the validation loss when given; the
-            default validation loss is the plain criterion, without label smoothing.
+        loss_fn: ``loss_fn(model, batch)`` replacing :func:`default_loss` (e.g. to add LGA's mask
+            loss), returning ``(loss, logits)``, ``(loss, None)`` (no logits: ``train_acc``,
+            ``val_acc`` and ``val_map`` are NaN, e.g. ``mae_loss_fn``), ``(loss, logits_or_None,
+            {name: scalar})`` (each named term is averaged into the epoch's record, e.g. the
+            detector's four losses) or a plain loss tensor. Also used for the validation loss
+            when given; the default validation loss is the plain criterion, without label
+            smoothing.
         metric_fn: ``metric_fn(val_logits, val_targets) -> {name: value}``; each value is added
             to the epoch record as ``val_<name>``.
         device: default ``harlearn.profiles.device()`` (CUDA, then MPS, then CPU).
@@ -584,7 +347,8 @@ def fit(
         collate_fn: default ``harlearn.data.collate``.
 
     Returns:
-        The :class:`History` of all epochs (including those before a resume).
+        The :class:`History` of all epochs (including those before a resume). ``best.pt`` is
+        the epoch with the best ``val_map`` or, without logits, the lowest ``val_loss``.
 
     Raises:
         RuntimeError: on a non-finite loss (naming the epoch and step), or when the checkpoint
@@ -627,14 +391,15 @@ def fit(
         state = load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scheduler, scaler)
         history, start_epoch = History.from_dict(state["history"]), state["epoch"]
         _warn_config_change(state["config"], config)
-    best = max((r["val_map"] for r in history if not math.isnan(r["val_map"])), default=-1.0)
+    best = max((_score(r) for r in history if not math.isnan(_score(r))), default=-math.inf)
 
     for epoch in range(start_epoch, config.epochs):
         epoch_seed = _epoch_seed(config.seed, epoch)
         seed_everything(epoch_seed)  # augmentation and dropout of this epoch
         generator.manual_seed(epoch_seed)  # shuffling of this epoch
         model.train()
-        start, loss_sum, correct, seen = time.perf_counter(), 0.0, 0.0, 0
+        start, loss_sum, correct, seen, scored = time.perf_counter(), 0.0, 0.0, 0, 0
+        term_sums: dict[str, float] = {}
         bar = tqdm(train_loader, total=steps_per_epoch, leave=False, disable=not config.progress,
                    desc=f"epoch {epoch + 1}/{config.epochs}")
         for step, batch in enumerate(bar):
@@ -642,7 +407,7 @@ def fit(
                 break
             batch = _to_device(batch, device, config.channels_last)
             with autocast():
-                loss, logits = train_loss(model, batch)
+                loss, logits, terms = unpack_loss_output(train_loss(model, batch))
             loss_value = float(loss.detach())  # one host sync per step
             if not math.isfinite(loss_value):
                 raise RuntimeError(
@@ -659,21 +424,29 @@ def fit(
             lr = optimizer.param_groups[0]["lr"]  # the lr this step used
             scheduler.step()
 
-            size = logits.shape[0]
-            loss_sum += loss_value * size
-            correct += metrics.accuracy(logits.float(), _targets(batch)) * size
-            seen += size
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+            size = batch_size_of(batch)
+            loss_sum, seen = loss_sum + loss_value * size, seen + size
+            for name, term in terms.items():
+                term_sums[name] = term_sums.get(name, 0.0) + float(term) * size
+            if logits is not None:  # no logits (MAE, detector): no accuracy
+                correct += metrics.accuracy(logits.detach().float(), _targets(batch)) * size
+                scored += size
+            shown = {"loss": f"{loss_sum / seen:.3f}"}
+            if scored:
+                shown["acc"] = f"{correct / scored:.3f}"
+            bar.set_postfix(shown)
 
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                  "val_loss": math.nan, "val_acc": math.nan, "val_map": math.nan}
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                  "train_acc": correct / scored if scored else math.nan,
+                  "val_loss": math.nan, "val_acc": math.nan, "val_map": math.nan,
+                  **{name: value / seen for name, value in term_sums.items()}}
         if val_data is not None:
             val = evaluate(model, val_data, device=device, batch_size=config.batch_size,
                            loss_fn=loss_fn, collate_fn=collate, num_workers=config.num_workers,
                            amp=config.amp, channels_last=config.channels_last,
                            max_batches=config.max_batches)
             record.update(val_loss=val["loss"], val_acc=val["accuracy"], val_map=val["mAP"])
-            if metric_fn is not None:
+            if metric_fn is not None and val["logits"] is not None:
                 for name, value in metric_fn(val["logits"], val["targets"]).items():
                     record[f"val_{name}"] = float(value)
         record.update(lr=lr, seconds=time.perf_counter() - start)
@@ -681,13 +454,80 @@ def fit(
         if config.progress:
             tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in record.items() if not math.isnan(v)))
 
-        if ckpt_dir is not None:  # last.pt every epoch; best.pt when val mAP improves
+        if ckpt_dir is not None:  # last.pt every epoch; best.pt when the validation improves
             args = (model, optimizer, scheduler, scaler, epoch + 1, history, config)
             save_checkpoint(ckpt_dir / "last.pt", *args)
-            if record["val_map"] > best:
-                best = record["val_map"]
+            if _score(record) > best:
+                best = _score(record)
                 save_checkpoint(ckpt_dir / "best.pt", *args)
     return history
+
+
+def train_detector(
+    model: nn.Module,
+    dataset: Dataset,
+    epochs: int = 1,
+    *,
+    batch_size: int = 8,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    key: str = "boxes",
+    labels: int | Sequence[str] | None = None,
+    grad_clip: float | None = 10.0,
+    max_batches: int | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    collate_fn: Callable | None = None,
+    progress: bool = True,
+) -> History:
+    """Train a torchvision detector on a dataset of item dicts: :func:`fit` with the detector's loss.
+
+    ``fit(model, dataset, None, config, loss_fn=detection_loss_fn(key, labels))`` with AdamW, a
+    constant learning rate and gradient-norm clipping (see
+    :func:`harlearn.models.detection.detection_loss_fn`). Like every :func:`fit` run, the
+    shuffling and the detector's sampling of anchors and proposals in epoch ``e`` are seeded
+    from ``(seed, e)``; weight decay skips biases and norms.
+
+    Args:
+        model: A detector from :func:`harlearn.models.detection.fasterrcnn` (trained in place,
+            left on ``device``).
+        dataset: Items with ``image`` (uint8, or float in ``[0, 1]``: not normalised) and the
+            boxes under ``key``; augment with torchvision.transforms.v2 so the boxes follow.
+        epochs: Passes over the dataset.
+        batch_size: Images per step.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        key: The boxes to learn (see :func:`harlearn.models.detection.detection_targets`).
+        labels: The box classes (see :func:`harlearn.models.detection.detection_targets`).
+        grad_clip: Clip the global gradient norm to this (``None``: no clipping).
+        max_batches: Cap on steps per epoch.
+        seed: Seeds the shuffling and the detector's random sampling.
+        device: Default ``harlearn.profiles.device()``.
+        collate_fn: Default ``harlearn.data.collate``.
+        progress: Show a progress bar and a line per epoch.
+
+    Returns:
+        The :class:`History`: per-epoch ``train_loss`` (the sum of the four losses),
+        ``loss_classifier``, ``loss_box_reg``, ``loss_objectness``, ``loss_rpn_box_reg``,
+        ``lr`` and ``seconds`` (``train_acc`` and the ``val_*`` keys are NaN):
+        ``plot_history(history, ("loss",))`` draws it.
+    """
+    from harlearn.models.detection import detection_loss_fn  # train imports models, not the reverse
+
+    if len(dataset) == 0:
+        raise ValueError("The dataset is empty: there is nothing to train the detector on.")
+    config = TrainConfig(
+        epochs=epochs, lr=lr, optimizer="adamw", weight_decay=weight_decay, schedule="none",
+        batch_size=batch_size, grad_clip=grad_clip, seed=seed, max_batches=max_batches,
+        progress=progress,
+    )
+    return fit(model, dataset, None, config, loss_fn=detection_loss_fn(key, labels), device=device,
+               collate_fn=collate_fn)
+
+
+def _score(record: dict[str, float]) -> float:
+    """What ``best.pt`` maximises: ``val_map``, or ``-val_loss`` without logits (NaN: no score)."""
+    return record["val_map"] if not math.isnan(record["val_map"]) else -record["val_loss"]
 
 
 def _warn_config_change(saved: dict[str, Any], config: TrainConfig) -> None:
@@ -696,7 +536,8 @@ def _warn_config_change(saved: dict[str, Any], config: TrainConfig) -> None:
     if config.schedule != "cosine":  # extending a run only changes the cosine schedule
         harmless.add("epochs")
     now = {k: _plain(v) for k, v in dataclasses.asdict(config).items()}
-    changed = sorted(k for k in now if k not in harmless and saved.get(k) != now[k])
+    # a setting missing from an older checkpoint did not exist then: it had its default
+    changed = sorted(k for k in now if k not in harmless and saved.get(k, now[k]) != now[k])
     if changed:
         warnings.warn(
             f"Resuming with changed settings {changed}: the result will differ from an "

@@ -7,7 +7,9 @@ standard deviation of ``harlearn.data.transforms``), numpy arrays ``[H, W, 3]`` 
 
 The 17-keypoint skeleton follows the COCO keypoint convention (Lin et al., "Microsoft COCO:
 Common Objects in Context", arXiv:1405.0312); ``COCO_SKELETON`` is COCO's list of limbs with
-0-based indices.
+0-based indices. Both it and ``COCO_KEYPOINTS`` are defined once, with the SynthHAR figure
+(:mod:`harlearn.data.synth.figure`), and imported here. :func:`grad_cam` lives in
+:mod:`harlearn.explain` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import torch.nn.functional as F
 from matplotlib import patches
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from harlearn.data.synth.figure import KEYPOINTS as COCO_KEYPOINTS
+from harlearn.data.synth.figure import SKELETON as COCO_SKELETON
+from harlearn.explain import grad_cam  # re-exported: it used to live here
 
 try:
     from harlearn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -40,16 +46,6 @@ __all__ = [
     "overlay_heatmap",
     "grad_cam",
 ]
-
-COCO_KEYPOINTS = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-COCO_SKELETON = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)  # fmt: skip
 
 
 def _color(i: int) -> tuple[float, float, float]:
@@ -410,99 +406,3 @@ def overlay_heatmap(
     ax.imshow(heat.numpy(), cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0)
     ax.axis("off")
     return ax
-
-
-# --------------------------------------------------------------------------------------------
-# Grad-CAM
-# --------------------------------------------------------------------------------------------
-
-
-def grad_cam(
-    model: torch.nn.Module,
-    image: torch.Tensor,
-    target_layer: torch.nn.Module,
-    class_index: int | Sequence[int] | torch.Tensor | None = None,
-    forward: Any = None,
-) -> torch.Tensor:
-    """Grad-CAM: where in the image the evidence for a class lies, seen from one layer.
-
-    Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
-    Localization", ICCV 2017, arXiv:1610.02391. With ``A`` the layer's activations
-    ``[B, K, h, w]`` and ``y_c`` the class score (the logit, before any softmax)::
-
-        alpha_k = mean over (i, j) of d y_c / d A_k[i, j]      (one weight per channel)
-        cam     = ReLU(sum_k alpha_k A_k)                        [B, h, w]
-
-    then ``cam`` is upsampled bilinearly to the image size and divided by its maximum, per
-    image. Works on any of the course's models (the output may be a tensor, a tuple or a dict
-    with ``"logits"``) and on any layer whose output is a map ``[B, K, h, w]``: a ResNet's
-    ``layer4``, a ConViT's ``vit2``. Departure: the activations are read with a forward hook
-    and differentiated with ``torch.autograd.grad``, so the parameters' ``.grad`` are left
-    untouched.
-
-    The model runs in eval mode (its mode is restored afterwards) with gradients enabled even
-    inside ``torch.no_grad()``.
-
-    Args:
-        model: The classifier.
-        image: Images ``[B, 3, H, W]`` (or one ``[3, H, W]``), as the model takes them.
-        target_layer: A submodule of ``model`` whose output is ``[B, K, h, w]``.
-        class_index: The class to explain: an int for every image, one per image, or ``None``
-            for each image's top-scoring class.
-        forward: ``forward(model, image) -> output`` when the model needs more than the image
-            (e.g. ``lambda m, x: m(x, boxes)``); default ``model(image)``.
-
-    Returns:
-        Heatmaps ``[B, H, W]`` in ``[0, 1]`` (all zeros where no position has positive
-        evidence), detached, on the image's device.
-
-    Raises:
-        ValueError: The target layer did not run, or its output is not a 4-D map.
-    """
-    from harlearn.train import logits_of
-
-    x = image[None] if image.ndim == 3 else image  # [3, H, W] -> [1, 3, H, W]
-    x = x.detach().clone().requires_grad_(True)  # so the graph exists even with frozen weights
-    store: dict[str, torch.Tensor] = {}
-
-    def hook(module: torch.nn.Module, inputs: Any, output: Any) -> Any:
-        activation = output[0] if isinstance(output, (tuple, list)) else output
-        store["A"] = activation
-        if isinstance(output, torch.Tensor):
-            return output.clone()  # later in-place ops (ReLU(inplace=True)) change the clone, not A
-        return None
-
-    handle = target_layer.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            output = forward(model, x) if forward is not None else model(x)
-            logits = logits_of(output)  # [B, num_classes]
-            if "A" not in store:
-                raise ValueError(
-                    "target_layer did not run in the forward pass: pass a submodule of the model "
-                    "that it uses."
-                )
-            A = store["A"]
-            if A.ndim != 4:
-                raise ValueError(
-                    f"Grad-CAM needs a map [B, K, h, w] from target_layer, got shape {tuple(A.shape)}: "
-                    "pick a convolutional stage or a ViTConvLayer."
-                )
-            if class_index is None:
-                index = logits.argmax(dim=1)  # [B]
-            else:
-                index = torch.as_tensor(class_index, device=logits.device).long().reshape(-1)
-                index = index.expand(logits.shape[0]) if index.numel() == 1 else index  # [B]
-            score = logits.gather(1, index[:, None]).sum()  # images are independent in eval mode
-            (grads,) = torch.autograd.grad(score, A)  # [B, K, h, w]
-    finally:
-        handle.remove()
-        model.train(was_training)
-    alpha = grads.mean(dim=(2, 3), keepdim=True)  # [B, K, 1, 1]: global-average-pooled gradients
-    cam = torch.relu((alpha * A.detach()).sum(dim=1, keepdim=True))  # [B, 1, h, w]
-    cam = F.interpolate(cam.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)  # [B, 1, H, W]
-    peak = cam.amax(dim=(2, 3), keepdim=True)  # [B, 1, 1, 1]
-    cam = torch.where(peak > 0, cam / peak.clamp_min(1e-12), torch.zeros_like(cam))
-    return cam[:, 0].detach()  # [B, H, W]

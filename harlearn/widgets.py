@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from harlearn import viz
-from harlearn.train import logits_of
+from harlearn.losses import logits_of
 
 __all__ = ["PredictionExplorer"]
 

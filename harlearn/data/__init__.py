@@ -7,7 +7,8 @@
 - ``collate``: the ``DataLoader`` ``collate_fn`` for the item dicts;
 - ``data_home``: where datasets and downloads live (``$HARLEARN_DATA``, else ``~/.cache/harlearn``);
 - ``course_root`` / ``course_datasets``: the datasets a chapter uses for the current profile
-  (SynthHAR in ``ci`` and ``book``, the real data in ``full``);
+  (SynthHAR in ``ci`` and ``book``, the real data in ``full``); ``cached_datasets``: the same,
+  decoded once and kept in memory (``InMemory``) with cheap augmentation in ``ci`` / ``book``;
 - ``harlearn.data.transforms``: box-aware augmentation, human masks from boxes, mixup.
 
 Items are dicts with 0-based pixel ``xyxy`` float boxes; see each dataset's docstring.
@@ -19,7 +20,8 @@ from typing import Any
 
 from . import transforms
 from ._common import collate, data_home
-from .course import course_datasets, course_root
+from .cache import InMemory
+from .course import cached_datasets, course_datasets, course_root
 from .stanford40 import Stanford40
 from .voc_action import VOC_ACTIONS, VOCAction
 
@@ -31,6 +33,8 @@ __all__ = [
     "data_home",
     "course_root",
     "course_datasets",
+    "cached_datasets",
+    "InMemory",
     "transforms",
     "make_synthhar",
     "synthhar_root",

@@ -20,7 +20,7 @@ from ._common import data_home
 from .stanford40 import Stanford40
 from .voc_action import VOCAction
 
-__all__ = ["course_root", "course_datasets"]
+__all__ = ["course_root", "course_datasets", "cached_datasets"]
 
 
 def course_root(profile: profiles.Profile | str | None = None, *, context_bias: float = 0.0) -> Path:
@@ -83,6 +83,47 @@ def course_datasets(
             VOCAction(root, split="val", transform=eval_transform, download=download),
         )
     raise ValueError(f"Unknown layout {layout!r}: use 'stanford40' or 'voc'.")
+
+
+def cached_datasets(
+    profile: profiles.Profile | str | None = None,
+    image_size: int | None = None,
+    *,
+    layout: str = "stanford40",
+    train_keys: tuple[str, ...] = ("image", "label", "labels"),
+    eval_keys: tuple[str, ...] = ("image", "label", "labels", "boxes"),
+    context_bias: float = 0.0,
+):
+    """(train, evaluation) datasets the way the small-image chapters read them.
+
+    In ``ci`` and ``book`` (SynthHAR) every image is resized once to ``image_size`` and kept in
+    memory (:class:`harlearn.data.cache.InMemory`); training items get
+    :func:`harlearn.data.transforms.flip_shift` on every access. In ``full`` the real files are
+    read every epoch through ``transforms.train_transform`` / ``eval_transform``.
+
+    Args:
+        profile: A :class:`harlearn.profiles.Profile` or its name; default: the current one.
+        image_size: the network's input side (default the profile's ``image_size``).
+        layout: see :func:`course_datasets`.
+        train_keys: the item keys the cached training split keeps.
+        eval_keys: the item keys the cached evaluation split keeps.
+        context_bias: See :func:`course_root`.
+
+    Returns:
+        ``(train, test)`` (or ``(train, val)`` for ``"voc"``).
+    """
+    from . import transforms as T
+    from .cache import InMemory
+
+    profile = _profile(profile)
+    size = image_size or profile.image_size
+    if profile.dataset != "synthhar":
+        return course_datasets(profile, layout=layout, train_transform=T.train_transform(size),
+                               eval_transform=T.eval_transform(size), context_bias=context_bias)
+    resize = T.eval_transform(size)
+    train, test = course_datasets(profile, layout=layout, train_transform=resize, eval_transform=resize,
+                                  context_bias=context_bias)
+    return InMemory(train, keys=train_keys, augment=T.flip_shift), InMemory(test, keys=eval_keys)
 
 
 def _profile(profile: profiles.Profile | str | None) -> profiles.Profile:

@@ -62,7 +62,7 @@ from .synth.actions import (
     CLASS_OBJECTS, CLASSES, CONFUSABLE_PAIRS, DESIGNATED_DISTRACTOR, DISTRACTOR_OBJECTS,
     VOC_ACTIONS, VOC_MAPPING,
 )
-from .synth.figure import KEYPOINTS
+from .synth.figure import KEYPOINTS, SKELETON  # SKELETON: COCO's limbs, for drawing
 from .synth.scene import DEFAULT_DIFFICULTY, Difficulty, render_scene
 
 
@@ -91,11 +91,6 @@ LAYOUTS = ("stanford40", "voc", "both")
 JPEG_QUALITY = 90
 #: The ``context_bias`` values ``--prepare`` generates (0.9: the Loss-Guided Activation chapter).
 PREPARE_BIASES = (0.0, 0.9)
-#: COCO skeleton (pairs of keypoint indices), for drawing.
-SKELETON = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-    (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-)
 _LAYOUT_CODE = {"stanford40": 0, "voc": 1}
 _SPLIT_CODE = {"train": 0, "test": 1}
 _VOC_SET = {"train": "train", "test": "val"}

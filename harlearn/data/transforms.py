@@ -12,6 +12,9 @@ keypoints with the pixels. The pieces:
   its colour operations, applied to the image only;
 - :func:`train_transform` and :func:`eval_transform`: the pipelines the chapters use;
 - :func:`boxes_to_mask`: a human mask from person boxes, at image or feature-map resolution;
+- :func:`flip_shift` / :class:`FlipShift`: the cheap augmentation of small-image training (a
+  random horizontal flip and a random shift of up to 1/8 of the side, replicate-padded) on
+  tensors: an item dict (boxes, masks and keypoints move too) or a whole batch ``[B, 3, H, W]``;
 - :class:`BatchMixUp` / :func:`mixup`: mixup (Zhang et al., "mixup: Beyond Empirical Risk
   Minimization", arXiv:1710.09412) on a collated batch, through ``v2.MixUp``.
 
@@ -52,6 +55,8 @@ __all__ = [
     "kept_fraction",
     "BatchMixUp",
     "mixup",
+    "flip_shift",
+    "FlipShift",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -390,3 +395,97 @@ def mixup(batch: dict[str, Any], num_classes: int | None = None, *, alpha: float
         The batch with mixed ``image`` and soft ``label`` [B, C] (or mixed ``labels``).
     """
     return BatchMixUp(alpha, num_classes)(batch)
+
+
+def _flip_shift_params(size: tuple[int, int], max_shift: float, generator: torch.Generator | None):
+    """(flip?, shift in x, shift in y) for one image of ``size`` = (H, W)."""
+    h, w = size
+    flip = bool(torch.rand((), generator=generator) < 0.5)
+    sy, sx = int(h * max_shift), int(w * max_shift)
+    dy = int(torch.randint(-sy, sy + 1, (), generator=generator)) if sy else 0
+    dx = int(torch.randint(-sx, sx + 1, (), generator=generator)) if sx else 0
+    return flip, dx, dy
+
+
+def _shift_image(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """Move the content of ``x`` [..., H, W] by (dx, dy) pixels, replicating the border."""
+    h, w = x.shape[-2:]
+    px, py = abs(dx), abs(dy)
+    flat = x.reshape(-1, 1, h, w) if x.ndim != 4 else x  # replicate padding wants [N, C, H, W]
+    padded = nnf.pad(flat.float(), (px, px, py, py), mode="replicate").to(x.dtype)
+    top, left = py - dy, px - dx  # the window that moves the content by (dx, dy)
+    return padded[..., top : top + h, left : left + w].reshape(x.shape)
+
+
+def flip_shift(sample: Any, max_shift: float = 0.125, generator: torch.Generator | None = None) -> Any:
+    """A random horizontal flip, then a random shift of up to ``max_shift`` of each side.
+
+    The classic cheap augmentation of small-image training (e.g. CIFAR): no resampling, so it
+    costs almost nothing on a CPU. The border is replicated into the uncovered strip.
+
+    Args:
+        sample: an item dict with a tensor ``image`` [3, H, W] (``boxes`` [P, 4] / ``box`` [4]
+            in pixel xyxy, ``masks`` [P, H, W] and ``keypoints`` [P, K, 2 or 3] move with the
+            pixels, flipped keypoints swap their COCO left/right names), or a batch of images
+            [B, 3, H, W] (each image gets its own flip and shift).
+        max_shift: the largest shift, as a fraction of the image side.
+        generator: an optional torch generator (default: the global one).
+
+    Returns:
+        The same kind of object, augmented (a new dict; the input is not changed).
+    """
+    if isinstance(sample, torch.Tensor):
+        if sample.ndim != 4:
+            raise ValueError(f"flip_shift takes an item dict or a batch [B, 3, H, W], got shape {tuple(sample.shape)}.")
+        out = []
+        for x in sample:  # [3, H, W]
+            flip, dx, dy = _flip_shift_params(tuple(x.shape[-2:]), max_shift, generator)
+            out.append(_shift_image(x.flip(-1) if flip else x, dx, dy))
+        return torch.stack(out)
+    image = sample["image"]
+    h, w = image.shape[-2:]
+    flip, dx, dy = _flip_shift_params((h, w), max_shift, generator)
+    out = dict(sample)
+    out["image"] = _shift_image(image.flip(-1) if flip else image, dx, dy)
+    for key in ("boxes", "box"):
+        boxes = sample.get(key)
+        if isinstance(boxes, torch.Tensor) and boxes.numel():
+            b = boxes.as_subclass(torch.Tensor).clone().float()
+            if flip:
+                b[..., [0, 2]] = w - b[..., [2, 0]]
+            b[..., [0, 2]] = (b[..., [0, 2]] + dx).clamp(0, w)
+            b[..., [1, 3]] = (b[..., [1, 3]] + dy).clamp(0, h)
+            out[key] = b
+    masks = sample.get("masks")
+    if isinstance(masks, torch.Tensor) and masks.numel():
+        m = masks.as_subclass(torch.Tensor)
+        m = m.flip(-1) if flip else m
+        out["masks"] = _shift_image(m.to(torch.uint8), dx, dy).to(masks.dtype)
+    keypoints = sample.get("keypoints")
+    if isinstance(keypoints, torch.Tensor) and keypoints.numel():
+        k = keypoints.as_subclass(torch.Tensor).clone().float()
+        if flip:
+            k[..., 0] = w - k[..., 0]
+            if k.shape[-2] == len(COCO_FLIP_PERMUTATION):
+                k = k[..., list(COCO_FLIP_PERMUTATION), :]
+        k[..., 0] += dx
+        k[..., 1] += dy
+        out["keypoints"] = k
+    return out
+
+
+class FlipShift:
+    """:func:`flip_shift` as a transform object (e.g. ``InMemory(data, augment=FlipShift())``).
+
+    Args:
+        max_shift: the largest shift, as a fraction of the image side.
+    """
+
+    def __init__(self, max_shift: float = 0.125) -> None:
+        self.max_shift = max_shift
+
+    def __call__(self, sample: Any) -> Any:
+        return flip_shift(sample, self.max_shift)
+
+    def __repr__(self) -> str:
+        return f"FlipShift(max_shift={self.max_shift})"

@@ -9,13 +9,19 @@
   ``sinusoidal_embedding_2d`` (MAE's 2D layout), for non-persistent buffers.
 * ``bottleneck``: ``AttentionBottleneck`` and ``add_attention``, which turn a torchvision-style
   ResNet into an SE-, CBAM- or non-local ResNet whose plain weights still load by name.
+* ``transformer``: ``PatchEmbed``, ``Mlp``, ``DropPath``, ``TransformerBlock`` (with optional
+  ``attn_mask`` / ``key_padding_mask``) and ``init_vit_weights``, timm's ViT initialisation
+  (Dosovitskiy et al., arXiv:2010.11929), shared by every transformer of the course.
+* ``vit_conv``: ``ViTConvLayer``, a ViT used as a convolutional layer (ConViT, arXiv:2307.08994).
 """
 
-from .attention import MultiHeadSelfAttention, NonLocalBlock, attention_reference
+from .attention import MultiHeadSelfAttention, NonLocalBlock, attention_reference, combine_masks
 from .bottleneck import AttentionBottleneck, add_attention
 from .cbam import CBAM, ChannelGate, SpatialGate
 from .posembed import sinusoidal_embedding_1d, sinusoidal_embedding_2d
 from .se import SqueezeExcite
+from .transformer import DropPath, Mlp, PatchEmbed, TransformerBlock, init_vit_weights
+from .vit_conv import ViTConvLayer
 
 __all__ = [
     "CBAM",
@@ -29,4 +35,11 @@ __all__ = [
     "attention_reference",
     "sinusoidal_embedding_1d",
     "sinusoidal_embedding_2d",
+    "combine_masks",
+    "PatchEmbed",
+    "Mlp",
+    "DropPath",
+    "TransformerBlock",
+    "init_vit_weights",
+    "ViTConvLayer",
 ]

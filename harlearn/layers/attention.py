@@ -16,7 +16,11 @@ Departures:
     * ``MultiHeadSelfAttention`` uses timm's parameter names (``qkv``, ``proj``) and layout, so it
       loads the weights of ``timm.models.vision_transformer.Attention`` and computes the same
       output; our ``qkv_bias`` defaults to True (as timm's ViTs set it), timm's class to False.
-      timm's options (QK norm, masks, gating) are left out.
+      Masks are boolean with ``F.scaled_dot_product_attention``'s meaning (True = may attend),
+      given as an ``attn_mask`` and/or a ``key_padding_mask`` (True = a real token; note that
+      ``torch.nn.MultiheadAttention``'s ``key_padding_mask`` means the opposite). A query that may
+      attend to no key at all attends to every key instead, so its output stays finite (the
+      fused kernel would return NaN). timm's other options (QK norm, gating) are left out.
     * ``NonLocalBlock`` follows the paper (no ``1/sqrt(d)`` scaling, no sub-sampling by default).
       The official Caffe2 code (facebookresearch/video-nonlocal-net) defaults to both
       (``USE_SCALE``, ``USE_MAXPOOL``); ``scaled=True`` and ``sub_sample=True`` turn them on.
@@ -32,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MultiHeadSelfAttention", "NonLocalBlock", "attention_reference"]
+__all__ = ["MultiHeadSelfAttention", "NonLocalBlock", "attention_reference", "combine_masks"]
 
 
 def attention_reference(
@@ -41,6 +45,7 @@ def attention_reference(
     v: torch.Tensor,
     scale: float,
     dropout: nn.Module | None = None,
+    mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention written out: ``softmax(q k^T * scale) v``.
 
@@ -52,16 +57,61 @@ def attention_reference(
         v: Values, ``[..., M, d_v]``.
         scale: Multiplies the scores; ``d ** -0.5`` in the Transformer, 1 in the non-local paper.
         dropout: Applied to the attention weights before they average the values (or None).
+        mask: Optional boolean mask broadcastable to ``[..., N, M]``, True where query ``i`` may
+            attend to key ``j`` (``F.scaled_dot_product_attention``'s boolean ``attn_mask``).
 
     Returns:
         ``(out, attn)``: ``out`` of shape ``[..., N, d_v]`` and the attention weights ``attn`` of
         shape ``[..., N, M]`` (before dropout), each row summing to one.
     """
     scores = (q @ k.transpose(-2, -1)) * scale  # [..., N, M]: scores[i, j] = q_i . k_j * scale
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))  # masked keys get zero weight
     attn = scores.softmax(dim=-1)  # [..., N, M]: query i's weights over the keys j sum to 1
     weights = dropout(attn) if dropout is not None else attn
     out = weights @ v  # [..., N, d_v]: out_i = sum_j attn[i, j] * v_j
     return out, attn
+
+
+def combine_masks(
+    attn_mask: torch.Tensor | None,
+    key_padding_mask: torch.Tensor | None,
+    batch: int,
+    num_tokens: int,
+    device: torch.device | None = None,
+) -> torch.Tensor | None:
+    """One boolean mask ``[B or 1, h or 1, N, N]`` (True = may attend) from the two kinds.
+
+    A query row that would attend to no key at all attends to every key instead, so that the
+    softmax has something to normalise (and a padded image's outputs stay finite).
+
+    Args:
+        attn_mask: Boolean ``[N, N]``, ``[B, 1, N, N]`` or ``[B, h, N, N]`` (anything that
+            broadcasts to ``[B, h, N, N]``), True where query ``i`` may attend to key ``j``; or None.
+        key_padding_mask: Boolean ``[B, N]``, True at real tokens, False at padding (no query
+            attends to a padded key); or None.
+        batch: Batch size ``B``.
+        num_tokens: Sequence length ``N``.
+        device: Where the mask is made (the tokens' device).
+
+    Returns:
+        The combined mask, or None when both are None.
+    """
+    if attn_mask is None and key_padding_mask is None:
+        return None
+    mask = torch.ones(1, 1, num_tokens, num_tokens, dtype=torch.bool, device=device)  # [1, 1, N, N]
+    if attn_mask is not None:
+        if attn_mask.dtype != torch.bool:
+            raise TypeError(f"attn_mask must be boolean (True = may attend), got {attn_mask.dtype}.")
+        mask = mask & attn_mask.to(mask.device)  # [B or 1, h or 1, N, N]
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (batch, num_tokens):
+            raise ValueError(
+                f"key_padding_mask must be [B, N] = [{batch}, {num_tokens}], got {tuple(key_padding_mask.shape)}."
+            )
+        keys = key_padding_mask.to(device=mask.device, dtype=torch.bool)  # [B, N]: True = real token
+        mask = mask & keys[:, None, None, :]  # [B, h or 1, N, N]
+    return mask | ~mask.any(dim=-1, keepdim=True)  # a row without any key: attend to all
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -109,29 +159,40 @@ class MultiHeadSelfAttention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(
-        self, x: torch.Tensor, return_attention: bool = False
+        self,
+        x: torch.Tensor,
+        return_attention: bool = False,
+        *,
+        attn_mask: torch.Tensor | None = None,
+        key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Attend over the tokens of ``x``.
 
         Args:
             x: Tokens, ``[B, N, C]``.
             return_attention: Also return the attention weights (takes the reference path).
+            attn_mask: Optional boolean mask broadcastable to ``[B, h, N, N]`` (e.g. ``[N, N]``),
+                True where query ``i`` may attend to key ``j``, as in
+                ``F.scaled_dot_product_attention``.
+            key_padding_mask: Optional boolean ``[B, N]``, True at real tokens and False at
+                padding: no token attends to a padded one (see :func:`combine_masks`).
 
         Returns:
             The output tokens ``[B, N, C]``, or ``(out, attn)`` with ``attn`` of shape
             ``[B, h, N, N]`` when ``return_attention`` is True.
         """
         B, N, C = x.shape
+        mask = combine_masks(attn_mask, key_padding_mask, B, N, x.device)  # [B|1, h|1, N, N] or None
         qkv = self.qkv(x)  # [B, N, 3C]
         qkv = qkv.reshape(B, N, 3, self.num_heads, self.head_dim)  # [B, N, 3C] -> [B, N, 3, h, d]
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # [3, B, h, N, d] -> 3 x [B, h, N, d]
 
         attn = None
         if return_attention or not self.fused:
-            out, attn = attention_reference(q, k, v, self.scale, self.attn_drop)  # [B, h, N, d]
+            out, attn = attention_reference(q, k, v, self.scale, self.attn_drop, mask)  # [B, h, N, d]
         else:
             dropout_p = self.attn_drop.p if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # [B, h, N, d]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # [B, h, N, d]
 
         out = out.transpose(1, 2).reshape(B, N, C)  # [B, h, N, d] -> [B, N, h, d] -> [B, N, C]
         out = self.proj_drop(self.proj(out))  # [B, N, C]

@@ -1,24 +1,21 @@
-"""Models of the course: the CNN baselines and (in later chapters) the papers' models.
+"""Models of the course: the CNN baselines and the papers' models.
 
-The CNN baselines, with torchvision's parameter names so its ImageNet weights load by name:
-:func:`vgg16`, :func:`resnet50`, :func:`googlenet`, :func:`densenet121`; and the transfer
-learning helpers :func:`finetune_model`, :func:`head_parameters`, :func:`backbone_parameters`.
-See :mod:`harlearn.models.cnn`.
+* :mod:`.backbones`: the CNN baselines, with torchvision's parameter names so its ImageNet
+  weights load by name: :func:`vgg16`, :func:`resnet50`, :func:`googlenet`, :func:`densenet121`
+  (``harlearn.models.cnn``, ``.vgg``, ``.resnet``, ``.googlenet``, ``.densenet`` re-export them).
+* :mod:`.transfer`: :func:`finetune_model`, :func:`head_parameters`, :func:`backbone_parameters`.
+* :mod:`.lga` (Loss-Guided Activation), :mod:`.convit` (ConViT), :mod:`.detection` (Faster
+  R-CNN), :mod:`.retrieval` (region-aware action retrieval and its baselines).
+
+Models import layers, transformers, ``harlearn.losses`` and ``harlearn.inference``, never the
+training loop (``harlearn.train``). ``train_detector``, which is ``harlearn.train.fit`` with the
+detector's loss, lives in ``harlearn.train``; the name here resolves to it on first use.
 """
 
-from harlearn.models.cnn import (
-    VGG,
-    DenseNet,
-    GoogLeNet,
-    ResNet,
-    backbone_parameters,
-    densenet121,
-    finetune_model,
-    googlenet,
-    head_parameters,
-    resnet50,
-    vgg16,
-)
+from typing import Any
+
+from harlearn.models.backbones import VGG, DenseNet, GoogLeNet, ResNet, densenet121, googlenet, resnet50, vgg16
+from harlearn.models.transfer import backbone_parameters, finetune_model, head_parameters
 
 __all__ = [
     "VGG",
@@ -71,9 +68,9 @@ from harlearn.models.convit import (  # ConViT (Hosseyni, Seyedin, Taheri, arXiv
 from harlearn.models.detection import (  # Faster R-CNN (Ren et al., arXiv:1506.01497)
     detect_persons,
     detection_images,
+    detection_loss_fn,
     detection_targets,
     fasterrcnn,
-    train_detector,
 )
 
 __all__ += [
@@ -90,6 +87,7 @@ __all__ += [
     "fasterrcnn",
     "detection_images",
     "detection_targets",
+    "detection_loss_fn",
     "train_detector",
     "detect_persons",
 ]
@@ -105,7 +103,7 @@ from harlearn.models.retrieval import (  # Region-aware action retrieval (Wang e
     rank_context_proposals,
     retrieval_loss_fn,
 )
-from harlearn.models.retrieval_baselines import (  # GeM, BNNeck, batch-hard triplet (retrieval baselines)
+from harlearn.models.retrieval import (  # GeM, BNNeck, batch-hard triplet (retrieval baselines)
     BNNeckNet,
     GeM,
     GlobalPoolRetrieval,
@@ -129,3 +127,16 @@ __all__ += [
     "batch_hard_triplet_loss",
     "reid_loss_fn",
 ]
+
+from harlearn.models.small import small_cnn  # the course's four-layer CNN (chapters 1 and 4)
+
+__all__ += ["small_cnn"]
+
+
+def __getattr__(name: str) -> Any:
+    """``train_detector`` lives with the training loop (models never import it at import time)."""
+    if name == "train_detector":
+        from harlearn.train import train_detector  # compat alias, resolved lazily (PEP 562)
+
+        return train_detector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ map as a region and its feature vector as a token, and runs a small Vision Trans
 tokens. No patch projection, no class token; position embeddings are added, and the output
 tokens are put back on the grid. So the ViT takes a feature map and returns a feature map of the
 same shape, like a convolution, but every output position sees every input position
-(:class:`ViTConvLayer`).
+(:class:`ViTConvLayer`, in :mod:`harlearn.layers.vit_conv`, re-exported here).
 
 :class:`ConViT` (the paper's main model). Where the maps come from is not spelled out in the
 paper beyond their sizes at 224 px (14 x 14 = 196 regions, then 7 x 7 = 49 regions). We take the
@@ -63,13 +63,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from harlearn.layers.posembed import sinusoidal_embedding_2d
-from harlearn.models.resnet import ResNet, resnet50
-from harlearn.transformers.vit import TransformerBlock
+from harlearn.data.batch import anchor_boxes
+from harlearn.inference import predict
+from harlearn.layers.vit_conv import ViTConvLayer  # re-exported: it used to live here
+from harlearn.losses import classification_loss
+from harlearn.models.backbones.resnet import ResNet, resnet50
 
 __all__ = [
     "ViTConvLayer",
@@ -107,108 +108,6 @@ def feature_map_size(image_size: int | Sequence[int], stride: int) -> tuple[int,
     for _ in range(int(round(math.log2(stride)))):
         size = [math.ceil(s / 2) for s in size]
     return size[0], size[1]
-
-
-class ViTConvLayer(nn.Module):
-    """A Vision Transformer used as a layer: feature map in, feature map of the same shape out.
-
-    Every position of the ``H x W`` map is a token whose features are its ``C`` channels (no
-    patch projection, no class token). Position embeddings are added, ``depth`` pre-norm
-    transformer blocks mix the tokens, a final LayerNorm (optional) normalises them, and the
-    tokens go back on the grid. Unlike a 3 x 3 convolution, every output position depends on
-    every input position after one layer.
-
-    Args:
-        channels: Channels ``C`` of the map = token width; must be divisible by ``num_heads``.
-        height: Map height ``H`` the position embeddings are made for.
-        width: Map width ``W``.
-        depth: Number of transformer blocks (2 in the paper).
-        num_heads: Attention heads per block (4 in the paper).
-        mlp_ratio: Hidden width of each block's MLP as a multiple of ``C``.
-        pos_embed: ``"learned"`` (a parameter, truncated-normal init as in ViT), ``"sincos"``
-            (the fixed 2D table of :func:`harlearn.layers.posembed.sinusoidal_embedding_2d`; needs
-            ``C`` divisible by 4) or ``"none"`` (the layer is then equivariant to permutations of
-            the positions).
-        final_norm: Apply a LayerNorm to the output tokens (``nn.Identity()`` when False).
-        qkv_bias: Learn a bias in the query/key/value projections.
-        drop_path_rate: Stochastic depth rate of the last block (linear from 0 in the first).
-    """
-
-    def __init__(
-        self,
-        channels: int,
-        height: int,
-        width: int,
-        depth: int = 2,
-        num_heads: int = 4,
-        mlp_ratio: float = 4.0,
-        pos_embed: str = "learned",
-        final_norm: bool = True,
-        qkv_bias: bool = True,
-        drop_path_rate: float = 0.0,
-    ) -> None:
-        super().__init__()
-        if pos_embed not in ("learned", "sincos", "none"):
-            raise ValueError(f"pos_embed must be 'learned', 'sincos' or 'none', got {pos_embed!r}.")
-        if height < 1 or width < 1:
-            raise ValueError(f"The map must be at least 1 x 1, got {height} x {width}.")
-        self.channels, self.height, self.width = channels, height, width
-        num_tokens = height * width
-        if pos_embed == "learned":
-            self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens, channels))  # [1, N, C]
-            nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        elif pos_embed == "sincos":
-            table = sinusoidal_embedding_2d(height, width, channels)[None]  # [1, N, C]
-            self.register_buffer("pos_embed", table, persistent=False)
-        else:  # "none": a zero table, so forward does not branch
-            self.register_buffer("pos_embed", torch.zeros(1, num_tokens, channels), persistent=False)
-        rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
-        self.blocks = nn.ModuleList(
-            [TransformerBlock(channels, num_heads, mlp_ratio, qkv_bias, drop_path=r) for r in rates]
-        )
-        self.norm = nn.LayerNorm(channels, eps=1e-6) if final_norm else nn.Identity()
-        for m in self.blocks.modules():  # timm's ViT init for the linear layers
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-
-    def forward(
-        self, x: torch.Tensor, return_attention: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Relate every position of a feature map to every other one.
-
-        Args:
-            x: Feature map ``[B, C, H, W]`` with ``(H, W) == (height, width)``.
-            return_attention: Also return each block's attention weights.
-
-        Returns:
-            The map ``[B, C, H, W]``, or ``(map, attention)`` with ``attention`` a list of
-            ``depth`` tensors ``[B, h, N, N]`` (``N = H W``, row-major positions) when
-            ``return_attention`` is set.
-        """
-        B, C, H, W = x.shape
-        if (C, H, W) != (self.channels, self.height, self.width):
-            raise ValueError(
-                f"ViTConvLayer was built for maps of {self.channels} x {self.height} x {self.width} "
-                f"(C x H x W) but got {C} x {H} x {W}: build it for this size (for ConViT, pass the "
-                "image_size the model is used with)."
-            )
-        tokens = x.flatten(2).transpose(1, 2)  # [B, C, H, W] -> [B, C, N] -> [B, N, C]
-        tokens = tokens + self.pos_embed  # [B, N, C]
-        attention = []
-        for block in self.blocks:
-            if return_attention:
-                tokens, attn = block(tokens, return_attention=True)  # [B, N, C], [B, h, N, N]
-                attention.append(attn)
-            else:
-                tokens = block(tokens)  # [B, N, C]
-        tokens = self.norm(tokens)  # [B, N, C]
-        out = tokens.transpose(1, 2).reshape(B, C, H, W)  # [B, N, C] -> [B, C, N] -> [B, C, H, W]
-        return (out, attention) if return_attention else out
-
-    def extra_repr(self) -> str:
-        return f"channels={self.channels}, grid=({self.height}, {self.width})"
 
 
 def _make_backbone(backbone: str, pretrained: bool | str, base_width: int) -> ResNet:
@@ -552,18 +451,7 @@ def person_boxes(batch: dict[str, Any]) -> list[torch.Tensor]:
     Returns:
         A list of ``B`` float tensors ``[1, 4]`` (0-based pixel ``xyxy``) on the images' device.
     """
-    images = batch["image"]
-    device = images.device if isinstance(images, torch.Tensor) else images[0].device
-    if "box" in batch and batch["box"] is not None:
-        return [torch.as_tensor(b, dtype=torch.float32, device=device).reshape(1, 4) for b in batch["box"]]
-    out = []
-    for image, boxes in zip(images, batch["boxes"]):
-        if boxes is not None and len(boxes):
-            out.append(torch.as_tensor(boxes, dtype=torch.float32, device=device).reshape(-1, 4)[:1])
-        else:  # no person: the whole image
-            H, W = image.shape[-2:]
-            out.append(torch.tensor([[0.0, 0.0, W, H]], device=device))
-    return out
+    return [box[None] for box in anchor_boxes(batch)]  # [B, 4] -> B x [1, 4]
 
 
 def person_branch_forward(model: ConViTWithPersonBranch, batch: dict[str, Any]) -> dict[str, Any]:
@@ -587,12 +475,7 @@ def person_branch_loss(
         ``(loss, fused logits)``.
     """
     out = person_branch_forward(model, batch)
-    if "labels" in batch:
-        target = batch["labels"].float()
-        losses = [F.binary_cross_entropy_with_logits(out[k].float(), target)
-                  for k in ("logits_convit", "logits_human")]
-    else:
-        losses = [F.cross_entropy(out[k].float(), batch["label"]) for k in ("logits_convit", "logits_human")]
+    losses = [classification_loss(out[k], batch) for k in ("logits_convit", "logits_human")]
     return losses[0] + losses[1], out["logits"]
 
 
@@ -604,13 +487,11 @@ def predict_branches(
     Args:
         model: A :class:`ConViTWithPersonBranch`.
         data: A dataset of item dicts (``image``, ``label`` or ``labels``, person boxes).
-        **kwargs: More ``harlearn.train.predict`` arguments (``device``, ``batch_size``, ...).
+        **kwargs: More :func:`harlearn.inference.predict` arguments (``device``, ``batch_size``, ...).
 
     Returns:
         ``(convit_logits [N, C], human_logits [N, C], targets [N] or [N, C])`` as numpy arrays.
     """
-    from harlearn.train import predict
-
     def forward(m: ConViTWithPersonBranch, batch: dict[str, Any]) -> torch.Tensor:
         out = person_branch_forward(m, batch)
         return torch.cat([out["logits_convit"], out["logits_human"]], dim=1)  # [B, 2C]

@@ -17,10 +17,14 @@ RoIAlign, two-layer box head), in two flavours:
   and eval mode behave alike), one feature map instead of an FPN, anchors scaled to the image
   size (``min_size / 8 .. min_size`` for 96-128 px images) and fewer proposals.
 
-Training: :func:`train_detector` is a short plain loop, not :func:`harlearn.train.fit`. In
+Training: the course's one loop, ``harlearn.train.fit``, with :func:`detection_loss_fn`. In
 training mode a torchvision detector takes ``(images, targets)`` and returns a dict of four
-losses, and in eval mode a list of detections, never logits; ``fit`` computes an accuracy from
-logits and evaluates its validation loss in eval mode, so it does not fit.
+losses, and in eval mode a list of detections, never logits; so the loss function returns
+``(sum of the losses, None, the four losses)``: no accuracy, the four terms logged per epoch,
+and no validation loss (``fit`` validates in eval mode). ``harlearn.train.train_detector`` is
+that call with the detector's defaults (AdamW, constant learning rate, gradient clipping); it
+lives with the loop, since models never import ``harlearn.train``, and is still reachable as
+``harlearn.models.detection.train_detector``.
 
 Where this departs from the paper: the small detector (not a VGG-16 / ZF backbone), RoIAlign
 instead of RoI pooling (torchvision's choice), AdamW with gradient clipping instead of SGD.
@@ -30,18 +34,13 @@ mean and standard deviation.
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
-import random
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 from torchvision.models.detection import (
     FasterRCNN,
     FasterRCNN_MobileNet_V3_Large_FPN_Weights,
@@ -52,7 +51,8 @@ from torchvision.models.detection import (
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
-from tqdm.auto import tqdm
+
+from harlearn.models.backbones.weights import pretrained_weights_path
 
 __all__ = [
     "COCO_PERSON",
@@ -60,6 +60,7 @@ __all__ = [
     "fasterrcnn",
     "detection_images",
     "detection_targets",
+    "detection_loss_fn",
     "train_detector",
     "detect_persons",
 ]
@@ -192,8 +193,6 @@ def fasterrcnn(
     if not pretrained:
         return builder(weights=None, weights_backbone=None, num_classes=num_classes, **options)
 
-    from harlearn.models.cnn import pretrained_weights_path
-
     path = pretrained_weights_path(weights)
     try:
         model = builder(weights=weights, **options)  # 91 COCO classes
@@ -281,13 +280,14 @@ def detection_targets(
         boxes = boxes.reshape(-1, 4).float()
         if labels is None or isinstance(labels, int):
             label = COCO_PERSON if labels is None else int(labels)
-            classes = torch.full((len(boxes),), label, dtype=torch.int64)
+            classes = torch.full((len(boxes),), label, dtype=torch.int64, device=boxes.device)
         else:
             names = list(batch[names_key][i] or [])
             unknown = sorted(set(names) - set(labels))
             if unknown:
                 raise ValueError(f"Box names {unknown} are not in the detector's classes {list(labels)}.")
-            classes = torch.tensor([1 + list(labels).index(n) for n in names], dtype=torch.int64)
+            classes = torch.tensor([1 + list(labels).index(n) for n in names], dtype=torch.int64,
+                                   device=boxes.device)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])  # positive width and height
         targets.append({"boxes": boxes[keep], "labels": classes[keep]})
     return targets
@@ -302,99 +302,43 @@ def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def train_detector(
-    model: FasterRCNN,
-    dataset: Dataset,
-    epochs: int = 1,
-    *,
-    batch_size: int = 8,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-4,
-    key: str = "boxes",
-    labels: int | Sequence[str] | None = None,
-    grad_clip: float | None = 10.0,
-    max_batches: int | None = None,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    collate_fn: Callable | None = None,
-    progress: bool = True,
-):
-    """Train a torchvision detector on a dataset of item dicts: a short, plain loop.
+def detection_loss_fn(
+    key: str = "boxes", labels: int | Sequence[str] | None = None
+) -> Callable[[nn.Module, dict[str, Any]], tuple[torch.Tensor, None, dict[str, torch.Tensor]]]:
+    """The detector's training loss for ``harlearn.train.fit``: the sum of its four losses.
 
-    AdamW on the trainable parameters, constant learning rate, gradient-norm clipping, a
-    shuffled order seeded by ``seed``; stops with a clear error on a non-finite loss.
+    The returned function turns the batch into torchvision's inputs (:func:`detection_images`,
+    :func:`detection_targets`), runs the detector in training mode and returns
+    ``(loss_classifier + loss_box_reg + loss_objectness + loss_rpn_box_reg, None, losses)``:
+    no logits (``fit`` records no accuracy) and the four losses as named terms (``fit`` logs
+    each per epoch).
 
     Args:
-        model: A detector from :func:`fasterrcnn` (trained in place, left on ``device``).
-        dataset: Items with ``image`` (uint8, or float in ``[0, 1]``: not normalised) and the
-            boxes under ``key``; augment with torchvision.transforms.v2 so the boxes follow.
-        epochs: Passes over the dataset.
-        batch_size: Images per step.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
         key: The boxes to learn (see :func:`detection_targets`).
         labels: The box classes (see :func:`detection_targets`).
-        grad_clip: Clip the global gradient norm to this (``None``: no clipping).
-        max_batches: Cap on steps per epoch.
-        seed: Seeds the shuffling and the detector's sampling of anchors and proposals.
-        device: Default ``harlearn.profiles.device()``.
-        collate_fn: Default ``harlearn.data.collate``.
-        progress: Show a progress bar and a line per epoch.
 
     Returns:
-        A ``harlearn.train.History`` with per-epoch ``train_loss`` (the sum of the four losses),
-        ``loss_classifier``, ``loss_box_reg``, ``loss_objectness``, ``loss_rpn_box_reg``,
-        ``lr`` and ``seconds``: ``plot_history(history, ("loss",))`` draws it.
+        ``loss_fn(model, batch) -> (loss, None, {name: loss term})``.
     """
-    from harlearn import profiles
-    from harlearn.data import collate
-    from harlearn.train import History
 
-    device = torch.device(device) if device is not None else profiles.device()
-    model.to(device).train()
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
-                        collate_fn=collate_fn or collate)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    history = History()
-    for epoch in range(epochs):
-        start, sums, seen = time.perf_counter(), {}, 0
-        bar = tqdm(loader, leave=False, disable=not progress, desc=f"detector epoch {epoch + 1}/{epochs}")
-        for step, batch in enumerate(bar):
-            if max_batches is not None and step >= max_batches:
-                break
-            images = [im.to(device) for im in detection_images(batch)]
-            targets = [{k: v.to(device) for k, v in t.items()} for t in detection_targets(batch, key, labels)]
-            losses = model(images, targets)  # dict of 4 scalar losses (train mode)
-            loss = sum(losses.values())
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise RuntimeError(
-                    f"Non-finite detector loss ({value}) at epoch {epoch + 1}, step {step + 1}: "
-                    f"lower the learning rate (lr={lr:g}) or set grad_clip."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, grad_clip)
-            optimizer.step()
-            n = len(images)
-            seen += n
-            for name, v in [("train_loss", loss), *losses.items()]:
-                sums[name] = sums.get(name, 0.0) + float(v.detach()) * n
-            bar.set_postfix(loss=f"{sums['train_loss'] / seen:.3f}")
-        if seen == 0:
-            raise ValueError("The dataset is empty: there is nothing to train the detector on.")
-        record = {"epoch": epoch + 1, **{k: v / seen for k, v in sums.items()}, "lr": lr,
-                  "seconds": time.perf_counter() - start}
-        history.append(record)
-        if progress:
-            tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in record.items()))
-    return history
+    def loss_fn(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, None, dict[str, torch.Tensor]]:
+        device = _model_device(model)
+        images = [im.to(device) for im in detection_images(batch)]
+        targets = [{k: v.to(device) for k, v in t.items()} for t in detection_targets(batch, key, labels)]
+        losses = model(images, targets)  # dict of 4 scalar losses (train mode)
+        return sum(losses.values()), None, {name: v.detach() for name, v in losses.items()}
+
+    return loss_fn
+
+
+def __getattr__(name: str) -> Any:
+    """``train_detector`` moved to ``harlearn.train`` (models never import the loop at import
+    time); this keeps ``harlearn.models.detection.train_detector`` working, imported on first use."""
+    if name == "train_detector":
+        from harlearn.train import train_detector  # compat alias, resolved lazily (PEP 562)
+
+        return train_detector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @torch.no_grad()

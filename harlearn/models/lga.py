@@ -69,8 +69,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harlearn.data.batch import person_boxes_per_item
 from harlearn.data.transforms import boxes_to_mask
-from harlearn.models.resnet import resnet50
+from harlearn.losses import classification_loss
+from harlearn.models.backbones.resnet import resnet50
 
 __all__ = [
     "LossGuidedActivationNet",
@@ -420,21 +422,15 @@ def lga_loss_fn(
         ``loss_fn(model, batch) -> (loss, logits)``. The classification loss is cross-entropy
         against ``batch["label"]`` (indices, or soft targets after mixup), or binary
         cross-entropy with logits when the batch has multi-hot ``labels``, as
-        :func:`harlearn.train.default_loss`.
+        :func:`harlearn.losses.default_loss`.
     """
 
     def loss_fn(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         images = batch["image"]  # [B, 3, H, W]
         out = model(images)
         logits, heatmap = out["logits"], out["heatmap"]  # [B, num_classes], [B, 1, h, w]
-        if "labels" in batch:
-            cls_loss = F.binary_cross_entropy_with_logits(logits.float(), batch["labels"].float())
-        else:
-            cls_loss = F.cross_entropy(logits.float(), batch["label"], label_smoothing=label_smoothing)
-        if "box" in batch:
-            boxes = [b.reshape(1, 4) for b in batch["box"]]  # [B, 4] -> B x [1, 4]
-        else:
-            boxes = batch["boxes"]
+        cls_loss = classification_loss(logits, batch, label_smoothing)  # CE, or BCE for multi-hot labels
+        boxes = person_boxes_per_item(batch)  # VOC: the item's own person; Stanford40: every person
         masks = person_masks(boxes, tuple(images.shape[-2:]), tuple(heatmap.shape[-2:]))  # [B, 1, h, w]
         return cls_loss + mask_weight * human_mask_loss(heatmap, masks), logits
 

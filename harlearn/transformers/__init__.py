@@ -1,15 +1,18 @@
 """Transformers for images: ViT, Swin and the masked autoencoder (MAE).
 
-* :mod:`harlearn.transformers.vit`: ``PatchEmbed``, ``TransformerBlock``, ``VisionTransformer``,
-  attention maps and rollout, ``vit_tiny/small/base_patch16_224`` (timm weights load by name).
+* :mod:`harlearn.transformers.vit`: ``VisionTransformer``, attention maps,
+  ``vit_tiny/small/base_patch16_224`` (timm weights load by name); it re-exports the blocks of
+  :mod:`harlearn.layers.transformer` (``PatchEmbed``, ``TransformerBlock``, ...) and
+  ``attention_rollout`` (:mod:`harlearn.explain`).
 * :mod:`harlearn.transformers.swin`: window attention, shifted windows, ``SwinTransformer``.
 * :mod:`harlearn.transformers.mae`: ``patchify``, ``random_masking``, ``MaskedAutoencoder``,
-  ``encoder_to_classifier``.
+  ``mae_loss_fn`` (pre-training with ``harlearn.train.fit``), ``encoder_to_classifier``.
 """
 
 from harlearn.transformers.mae import (
     MaskedAutoencoder,
     encoder_to_classifier,
+    mae_loss_fn,
     patchify,
     random_masking,
     unpatchify,
@@ -30,6 +33,7 @@ from harlearn.transformers.vit import (
     TransformerBlock,
     VisionTransformer,
     attention_rollout,
+    init_vit_weights,
     load_timm_pretrained,
     vit_base_patch16_224,
     vit_small_patch16_224,
@@ -41,6 +45,7 @@ __all__ = [
     "Mlp",
     "DropPath",
     "TransformerBlock",
+    "init_vit_weights",
     "VisionTransformer",
     "attention_rollout",
     "load_timm_pretrained",
@@ -58,5 +63,6 @@ __all__ = [
     "unpatchify",
     "random_masking",
     "MaskedAutoencoder",
+    "mae_loss_fn",
     "encoder_to_classifier",
 ]

@@ -12,7 +12,8 @@ removed patches only (optionally with per-patch normalised pixels, ``norm_pix_lo
 
 Read top to bottom: :func:`patchify` / :func:`unpatchify`, :func:`random_masking`,
 :class:`MaskedAutoencoder` (``forward_encoder``, ``forward_decoder``, ``forward_loss``,
-``forward``), :func:`encoder_to_classifier`.
+``forward``), :func:`mae_loss_fn` (pre-training with ``harlearn.train.fit``),
+:func:`encoder_to_classifier`.
 
 Position embeddings, as in MAE: fixed 2D sine-cosine tables
 (``harlearn.layers.posembed.sinusoidal_embedding_2d``, zero row for the class token).
@@ -36,13 +37,26 @@ Where this departs from MAE's code:
 * :func:`patchify` and :func:`unpatchify` accept rectangular images and any channel count.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn as nn
 
 from harlearn.layers.posembed import sinusoidal_embedding_2d
-from harlearn.transformers.vit import TransformerBlock, VisionTransformer
+from harlearn.layers.transformer import TransformerBlock
+from harlearn.transformers.vit import VisionTransformer
 
-__all__ = ["patchify", "unpatchify", "random_masking", "MaskedAutoencoder", "encoder_to_classifier"]
+__all__ = [
+    "patchify",
+    "unpatchify",
+    "random_masking",
+    "MaskedAutoencoder",
+    "mae_loss_fn",
+    "encoder_to_classifier",
+]
 
 
 def patchify(imgs: torch.Tensor, p: int) -> torch.Tensor:
@@ -278,6 +292,30 @@ class MaskedAutoencoder(nn.Module):
         pred = self.forward_decoder(latent, ids_restore)  # [B, L, p*p*C_in]
         loss = self.forward_loss(imgs, pred, mask)
         return loss, pred, mask
+
+
+def mae_loss_fn(
+    mask_ratio: float | None = None,
+) -> Callable[[MaskedAutoencoder, dict[str, Any]], tuple[torch.Tensor, None]]:
+    """The MAE's pre-training loss as ``harlearn.train.fit`` takes it: ``fit(mae, data, loss_fn=...)``.
+
+    The returned function runs ``mae(batch["image"], mask_ratio)`` (a fresh random mask per
+    image at every step, from the global generator, which ``fit`` seeds per epoch) and returns
+    ``(loss, None)``: no logits, so ``fit`` records no accuracy (``train_acc`` is NaN) and, with
+    validation data, only ``val_loss``. Labels are never read.
+
+    Args:
+        mask_ratio: Fraction of patches removed; ``None`` uses the model's ``mask_ratio``.
+
+    Returns:
+        ``loss_fn(mae, batch) -> (loss, None)``.
+    """
+
+    def loss_fn(mae: MaskedAutoencoder, batch: dict[str, Any]) -> tuple[torch.Tensor, None]:
+        loss, _, _ = mae(batch["image"], mask_ratio=mask_ratio)
+        return loss, None
+
+    return loss_fn
 
 
 def encoder_to_classifier(

@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harlearn.transformers.vit import DropPath, Mlp, PatchEmbed
+from harlearn.layers.transformer import DropPath, Mlp, PatchEmbed, init_vit_weights
 
 __all__ = [
     "window_partition",
@@ -466,12 +466,8 @@ class SwinTransformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # timm's init: truncated normal(0.02) linear weights, zero biases; conv and LayerNorm default.
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        # timm's init: truncated normal(0.02) linear weights, zero biases; conv default.
+        init_vit_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Run the four stages.

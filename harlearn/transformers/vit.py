@@ -9,6 +9,10 @@ each to a token, a learned class token and learned position embeddings are added
 pre-norm :class:`TransformerBlock` s mixes the tokens, and a linear head reads the class token
 (``global_pool="token"``) or the mean of the patch tokens (``global_pool="avg"``).
 
+The building blocks (:class:`PatchEmbed`, :class:`Mlp`, :class:`DropPath`,
+:class:`TransformerBlock`, :func:`init_vit_weights`) live in :mod:`harlearn.layers.transformer`
+and :func:`attention_rollout` in :mod:`harlearn.explain`; all are re-exported here.
+
 Parameter names follow timm 1.0 (``cls_token``, ``pos_embed``, ``patch_embed.proj``,
 ``blocks.i.norm1``, ``blocks.i.attn.qkv``, ``blocks.i.attn.proj``, ``blocks.i.norm2``,
 ``blocks.i.mlp.fc1``, ``blocks.i.mlp.fc2``, ``norm`` / ``fc_norm``, ``head``), so a timm
@@ -24,16 +28,20 @@ Where this departs from the paper:
   through ``drop_path_rate``, increasing linearly with depth as in DeiT.
 """
 
+from __future__ import annotations
+
 import torch
 import torch.nn as nn
 
-from harlearn.layers.attention import MultiHeadSelfAttention
+from harlearn.explain import attention_rollout  # re-exported: it used to live here
+from harlearn.layers.transformer import DropPath, Mlp, PatchEmbed, TransformerBlock, _pair, init_vit_weights
 
 __all__ = [
     "PatchEmbed",
     "Mlp",
     "DropPath",
     "TransformerBlock",
+    "init_vit_weights",
     "VisionTransformer",
     "attention_rollout",
     "load_timm_pretrained",
@@ -41,189 +49,6 @@ __all__ = [
     "vit_small_patch16_224",
     "vit_base_patch16_224",
 ]
-
-
-def _pair(x: int | tuple[int, int]) -> tuple[int, int]:
-    return (x, x) if isinstance(x, int) else (int(x[0]), int(x[1]))
-
-
-class PatchEmbed(nn.Module):
-    """Cut an image into non-overlapping patches and project each one to a token.
-
-    A convolution with kernel = stride = ``patch_size`` is exactly "flatten every patch and apply
-    the same linear layer", written in one call.
-
-    Args:
-        img_size: Input image size, ``H = W`` as an int or ``(H, W)``.
-        patch_size: Patch side ``p`` (an int or ``(p_h, p_w)``); must divide the image size.
-        in_chans: Number of image channels.
-        embed_dim: Token width ``C``.
-        norm_layer: Optional norm applied to the tokens (Swin uses a LayerNorm; ViT uses none).
-        flatten: Return tokens as ``[B, N, C]`` (ViT) or keep the grid as ``[B, H/p, W/p, C]``
-            (Swin).
-    """
-
-    def __init__(
-        self,
-        img_size: int | tuple[int, int] = 224,
-        patch_size: int | tuple[int, int] = 16,
-        in_chans: int = 3,
-        embed_dim: int = 768,
-        norm_layer: type[nn.Module] | None = None,
-        flatten: bool = True,
-    ) -> None:
-        super().__init__()
-        self.img_size = _pair(img_size)
-        self.patch_size = _pair(patch_size)
-        if self.img_size[0] % self.patch_size[0] or self.img_size[1] % self.patch_size[1]:
-            raise ValueError(
-                f"Image size {self.img_size} is not divisible by patch size {self.patch_size}; "
-                "choose an image size that is a multiple of the patch size."
-            )
-        self.grid_size = (self.img_size[0] // self.patch_size[0], self.img_size[1] // self.patch_size[1])
-        self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.flatten = flatten
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=self.patch_size, stride=self.patch_size)
-        self.norm = norm_layer(embed_dim) if norm_layer is not None else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed an image batch.
-
-        Args:
-            x: Images ``[B, C_in, H, W]`` with ``(H, W) == img_size``.
-
-        Returns:
-            Tokens ``[B, N, C]`` with ``N = (H/p)(W/p)`` in row-major order, or ``[B, H/p, W/p, C]``
-            when ``flatten=False``.
-        """
-        H, W = x.shape[-2:]
-        if (H, W) != self.img_size:
-            raise ValueError(
-                f"Input image size ({H}, {W}) does not match the model's img_size {self.img_size}; "
-                "resize the images or build the model with img_size=({H}, {W})."
-            )
-        x = self.proj(x)  # [B, C, H/p, W/p]
-        x = x.permute(0, 2, 3, 1)  # [B, H/p, W/p, C]
-        if self.flatten:
-            x = x.flatten(1, 2)  # [B, N, C]
-        return self.norm(x)
-
-
-class Mlp(nn.Module):
-    """The transformer's feed-forward network: ``fc1 -> GELU -> fc2``, applied to every token.
-
-    Args:
-        in_features: Token width ``C``.
-        hidden_features: Hidden width (``mlp_ratio * C``); defaults to ``in_features``.
-        out_features: Output width; defaults to ``in_features``.
-        act_layer: Activation class.
-        drop: Dropout after the activation and after ``fc2``.
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        hidden_features: int | None = None,
-        out_features: int | None = None,
-        act_layer: type[nn.Module] = nn.GELU,
-        drop: float = 0.0,
-    ) -> None:
-        super().__init__()
-        hidden_features = hidden_features or in_features
-        out_features = out_features or in_features
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.act = act_layer()
-        self.drop1 = nn.Dropout(drop)
-        self.fc2 = nn.Linear(hidden_features, out_features)
-        self.drop2 = nn.Dropout(drop)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[..., C] -> [..., out_features]``."""
-        return self.drop2(self.fc2(self.drop1(self.act(self.fc1(x)))))
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop a whole residual branch for some samples of the batch.
-
-    Huang et al., *Deep Networks with Stochastic Depth*, arXiv:1603.09382. In training, each sample's
-    branch output is zeroed with probability ``drop_prob`` and the kept ones are scaled by
-    ``1 / (1 - drop_prob)``, so the expectation is unchanged; in evaluation it is the identity.
-
-    Args:
-        drop_prob: Probability of dropping the branch for a sample.
-    """
-
-    def __init__(self, drop_prob: float = 0.0) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, ...] -> [B, ...]``."""
-        if self.drop_prob == 0.0 or not self.training:
-            return x
-        keep_prob = 1.0 - self.drop_prob
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)  # [B, 1, ..., 1]: one coin per sample
-        keep = x.new_empty(shape).bernoulli_(keep_prob)
-        return x * keep / keep_prob
-
-    def extra_repr(self) -> str:
-        return f"drop_prob={self.drop_prob}"
-
-
-class TransformerBlock(nn.Module):
-    """Pre-norm transformer block on any token sequence ``[B, N, C]``.
-
-    ``x = x + drop_path(attn(norm1(x)))`` then ``x = x + drop_path(mlp(norm2(x)))``.
-    Generic over the sequence: ViT, the MAE decoder, ConViT and the retrieval models reuse it.
-
-    Args:
-        dim: Token width ``C``.
-        num_heads: Number of attention heads ``h`` (``C`` must be divisible by it).
-        mlp_ratio: Hidden width of the MLP as a multiple of ``C``.
-        qkv_bias: Learn a bias in the query/key/value projection.
-        drop_path: Stochastic depth rate of both residual branches.
-        attn_drop: Dropout on the attention weights.
-        proj_drop: Dropout after the attention output projection and in the MLP.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float = 4.0,
-        qkv_bias: bool = True,
-        drop_path: float = 0.0,
-        attn_drop: float = 0.0,
-        proj_drop: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = MultiHeadSelfAttention(
-            dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=proj_drop
-        )
-        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=proj_drop)
-
-    def forward(
-        self, x: torch.Tensor, return_attention: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Mix the tokens.
-
-        Args:
-            x: Tokens ``[B, N, C]``.
-            return_attention: Also return the attention weights ``[B, h, N, N]``.
-
-        Returns:
-            Tokens ``[B, N, C]``, or ``(tokens, attention)`` when ``return_attention`` is set.
-        """
-        if return_attention:
-            y, attn = self.attn(self.norm1(x), return_attention=True)
-        else:
-            y, attn = self.attn(self.norm1(x)), None
-        x = x + self.drop_path(y)  # [B, N, C]
-        x = x + self.drop_path(self.mlp(self.norm2(x)))  # [B, N, C]
-        return (x, attn) if return_attention else x
 
 
 class VisionTransformer(nn.Module):
@@ -290,15 +115,11 @@ class VisionTransformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # timm's default ViT init: truncated normal(0.02) for linear layers and position
-        # embeddings, a tiny normal for the class token, PyTorch defaults for conv and LayerNorm.
+        # timm's default ViT init: truncated normal(0.02) for the position embeddings, a tiny
+        # normal for the class token, then init_vit_weights for the layers (conv: PyTorch default).
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.cls_token, std=1e-6)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_vit_weights(self)
 
     def embed_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Patch tokens, class token and position embeddings.
@@ -364,48 +185,6 @@ class VisionTransformer(nn.Module):
             x, attn = block(x, return_attention=True)  # [B, N+1, C], [B, h, N+1, N+1]
             maps.append(attn)
         return maps
-
-
-def attention_rollout(
-    attn_maps: list[torch.Tensor], discard_ratio: float = 0.0, head_fusion: str = "mean"
-) -> torch.Tensor:
-    """Attention rollout (Abnar & Zuidema, arXiv:2005.00928): how much each token flows into each.
-
-    Each layer's heads are fused into one map ``A``; the residual connection is accounted for by
-    ``0.5 * A + 0.5 * I`` (rows renormalised to sum to one) and the layers are multiplied from the
-    first to the last: ``R = A_L' ... A_2' A_1'``. Row 0 of ``R`` (class token) reshaped to the patch
-    grid is the usual rollout heat map: ``R[:, 0, 1:].reshape(B, H/p, W/p)``.
-
-    Args:
-        attn_maps: Per-layer attention ``[B, h, N, N]``, first layer first
-            (:meth:`VisionTransformer.get_attention_maps`).
-        discard_ratio: Fraction of the smallest fused attention weights set to zero in every layer
-            before the residual is added (a denoising trick from the jacobgil/vit-explain code,
-            not in the paper); ``0`` is the paper's rollout.
-        head_fusion: How heads are fused: ``"mean"`` (the paper), ``"max"`` or ``"min"``.
-
-    Returns:
-        Rollout matrix ``[B, N, N]`` whose rows sum to one.
-    """
-    if not 0.0 <= discard_ratio < 1.0:
-        raise ValueError(f"discard_ratio must be in [0, 1), got {discard_ratio}.")
-    fuse = {"mean": lambda a: a.mean(dim=1), "max": lambda a: a.amax(dim=1), "min": lambda a: a.amin(dim=1)}
-    if head_fusion not in fuse:
-        raise ValueError(f"head_fusion must be 'mean', 'max' or 'min', got {head_fusion!r}.")
-    B, _, N, _ = attn_maps[0].shape
-    eye = torch.eye(N, device=attn_maps[0].device, dtype=attn_maps[0].dtype)  # [N, N]
-    rollout = eye.expand(B, N, N)  # [B, N, N]
-    for attn in attn_maps:
-        a = fuse[head_fusion](attn)  # [B, N, N]
-        num_discard = int(N * N * discard_ratio)
-        if num_discard > 0:
-            flat = a.reshape(B, N * N).clone()  # [B, N*N]
-            lowest = flat.topk(num_discard, dim=-1, largest=False).indices  # [B, num_discard]
-            a = flat.scatter(-1, lowest, 0.0).reshape(B, N, N)  # [B, N, N]
-        a = 0.5 * a + 0.5 * eye  # residual connection
-        a = a / a.sum(dim=-1, keepdim=True)  # rows sum to one
-        rollout = a @ rollout  # [B, N, N]
-    return rollout
 
 
 # --- named models (timm's names and sizes) and pretrained weights through timm ------------------

@@ -24,13 +24,18 @@ import numpy as np
 
 from .canvas import Color, Prim, shade
 
-__all__ = ["KEYPOINTS", "Body", "Figure", "random_body", "ANKLE_H", "LEFT", "RIGHT"]
+__all__ = ["KEYPOINTS", "SKELETON", "Body", "Figure", "random_body", "ANKLE_H", "LEFT", "RIGHT"]
 
 #: COCO keypoint names, in COCO order.
 KEYPOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+#: COCO's limbs as pairs of 0-based keypoint indices, for drawing (the one definition in harlearn).
+SKELETON = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
+    (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
 )
 LEFT, RIGHT = 1.0, -1.0  # sign of the lateral axis for the person's left / right side
 ANKLE_H = 0.035  # height of the ankle joint above the sole

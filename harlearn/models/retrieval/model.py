@@ -1,4 +1,4 @@
-"""Region-aware action retrieval: the anchored person, its context regions and the whole image.
+"""Region-aware action retrieval, the model: person, context regions and whole image, fused.
 
 Paper: Wang, Zhao and Gui, "Region-aware Image-based Human Action Retrieval with Transformers",
 Computer Vision and Image Understanding 249 (2024), arXiv:2407.09924 (the model is called RIART
@@ -19,8 +19,9 @@ The model, read top to bottom (:class:`RegionAwareActionNet`):
    the distance between representations.
 
 :func:`batch_forward` and :func:`retrieval_loss_fn` take a collated batch of item dicts (see
-``harlearn.data``) and find the anchored person and the context boxes in it; they are what the
-chapter passes to ``harlearn.train.fit`` and ``harlearn.train.predict``.
+``harlearn.data``) and find the anchored person and the context boxes in it
+(:mod:`harlearn.models.retrieval.proposals`); they are what the chapter passes to
+``harlearn.train.fit`` and ``harlearn.train.predict``.
 
 Where this departs from the paper:
 
@@ -55,24 +56,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import box_iou, roi_align
+from torchvision.ops import roi_align
 
 from harlearn.layers.posembed import sinusoidal_embedding_1d
-from harlearn.transformers.vit import TransformerBlock
+from harlearn.layers.transformer import TransformerBlock, init_vit_weights
+from harlearn.losses import classification_loss
+from harlearn.models.backbones import densenet121, googlenet, resnet50, vgg16
+from harlearn.models.retrieval.proposals import _plain, anchor_boxes_from_batch, context_boxes_from_batch
 
 __all__ = [
     "TOKEN_PERSON",
     "TOKEN_GLOBAL",
     "TOKEN_CONTEXT",
-    "rank_context_proposals",
     "masked_block_forward",
     "FusionTransformer",
     "build_backbone",
     "RegionAwareActionNet",
-    "anchor_boxes_from_batch",
-    "context_boxes_from_batch",
     "batch_forward",
     "batch_embedding",
     "retrieval_loss_fn",
@@ -81,57 +81,6 @@ __all__ = [
 TOKEN_PERSON = 0  # type id of the anchored-person token F_a
 TOKEN_GLOBAL = 1  # type id of the whole-image token F_g
 TOKEN_CONTEXT = 2  # type id of the context-region tokens F_l
-
-
-def _plain(t: torch.Tensor) -> torch.Tensor:
-    """A float ``torch.Tensor`` (a ``tv_tensors.BoundingBoxes`` loses its subclass)."""
-    return t.as_subclass(torch.Tensor).float() if isinstance(t, torch.Tensor) else torch.as_tensor(t).float()
-
-
-# --------------------------------------------------------------------------------------------
-# Context regions
-# --------------------------------------------------------------------------------------------
-
-
-def rank_context_proposals(
-    proposals: torch.Tensor,
-    scores: torch.Tensor,
-    anchor_box: torch.Tensor,
-    k: int = 10,
-    score_threshold: float = 0.5,
-    *,
-    return_indices: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """The paper's context regions: confident proposals, those overlapping the person most first.
-
-    Proposals with ``score > score_threshold`` are kept and sorted by their IoU with the anchored
-    person's box, highest first; equal IoUs are ordered by score, highest first (and then by
-    their order in ``proposals``). The first ``k`` are returned.
-
-    Args:
-        proposals: Detector boxes ``[P, 4]``, pixel ``xyxy``.
-        scores: Their confidences ``[P]``.
-        anchor_box: The anchored person's box ``[4]`` (or ``[1, 4]``).
-        k: The most regions to return.
-        score_threshold: Proposals scoring at or below it are dropped.
-        return_indices: Also return the indices of the chosen boxes in ``proposals``.
-
-    Returns:
-        The context boxes ``[k', 4]`` with ``k' <= k`` (``k' = 0`` when nothing passes), or
-        ``(boxes, indices)`` with ``indices`` of shape ``[k']`` when ``return_indices`` is set.
-    """
-    proposals = _plain(proposals).reshape(-1, 4)  # [P, 4]
-    scores = _plain(scores).reshape(-1).to(proposals.device)  # [P]
-    if scores.numel() != proposals.shape[0]:
-        raise ValueError(f"Got {proposals.shape[0]} proposals but {scores.numel()} scores.")
-    keep = torch.nonzero(scores > score_threshold).flatten()  # [P'] indices into proposals
-    anchor = _plain(anchor_box).reshape(1, 4).to(proposals.device)  # [1, 4]
-    iou = box_iou(proposals[keep], anchor)[:, 0]  # [P']
-    # Two stable sorts: by score, then by IoU; the second keeps the first's order among ties.
-    order = torch.sort(scores[keep], descending=True, stable=True).indices  # [P']
-    order = order[torch.sort(iou[order], descending=True, stable=True).indices]  # [P']
-    chosen = keep[order[:k]]  # [k']
-    return (proposals[chosen], chosen) if return_indices else proposals[chosen]
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,58 +94,27 @@ def masked_block_forward(
     padding_mask: torch.Tensor | None = None,
     return_attention: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Run a :class:`~harlearn.transformers.vit.TransformerBlock` with a key padding mask.
+    """Run a :class:`~harlearn.layers.transformer.TransformerBlock` with a padding mask.
 
-    ``TransformerBlock`` has no mask argument, so this repeats its forward with its own submodules
-    (``norm1``, ``attn.qkv``, ``attn.proj``, ``norm2``, ``mlp``) and masks the attention scores:
-    no token attends to a padded token. Padded tokens are still computed as queries (their
+    A thin wrapper kept for the chapter and old code: ``block(x, key_padding_mask=~padding_mask)``.
+    No token attends to a padded token; padded tokens are still computed as queries (their
     outputs are garbage that the caller ignores); every other token's output is exactly what it
     would be without the padded tokens. A token whose keys are all padded (an image with no
     valid token) attends to all keys instead, so the result stays finite.
 
-    The readable path writes the attention out (scores, mask, softmax, weighted sum); when the
-    attention module is ``fused`` and no weights are returned, ``F.scaled_dot_product_attention``
-    computes the same with a boolean mask (a test checks that they agree).
-
     Args:
-        block: The transformer block whose weights are used.
+        block: The transformer block.
         x: Tokens ``[B, N, C]``.
         padding_mask: ``[B, N]`` bool, True at padded tokens (as ``key_padding_mask`` in
-            ``torch.nn.MultiheadAttention``); None masks nothing.
+            ``torch.nn.MultiheadAttention``; the block's own ``key_padding_mask`` is the
+            opposite, True at real tokens); None masks nothing.
         return_attention: Also return the attention weights ``[B, h, N, N]``.
 
     Returns:
         Tokens ``[B, N, C]``, or ``(tokens, attention)`` when ``return_attention`` is set.
     """
-    attn = block.attn
-    B, N, C = x.shape
-    h, d = attn.num_heads, attn.head_dim
-    qkv = attn.qkv(block.norm1(x))  # [B, N, 3C]
-    qkv = qkv.reshape(B, N, 3, h, d)  # [B, N, 3C] -> [B, N, 3, h, d]
-    q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # [3, B, h, N, d] -> 3 x [B, h, N, d]
-
-    if padding_mask is None:
-        attend = torch.ones(B, N, dtype=torch.bool, device=x.device)  # [B, N]
-    else:
-        attend = ~padding_mask.to(device=x.device, dtype=torch.bool)  # [B, N]: True = a valid key
-        attend = attend | ~attend.any(dim=1, keepdim=True)  # no valid key at all: attend to all
-    attend = attend[:, None, None, :]  # [B, 1, 1, N]: broadcast over heads and queries
-
-    weights = None
-    if return_attention or not attn.fused:
-        scores = (q @ k.transpose(-2, -1)) * attn.scale  # [B, h, N, N]
-        scores = scores.masked_fill(~attend, float("-inf"))  # padded keys get zero weight
-        weights = scores.softmax(dim=-1)  # [B, h, N, N]
-        out = attn.attn_drop(weights) @ v  # [B, h, N, d]
-    else:
-        dropout_p = attn.attn_drop.p if attn.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=dropout_p)  # [B, h, N, d]
-    out = out.transpose(1, 2).reshape(B, N, C)  # [B, h, N, d] -> [B, N, h, d] -> [B, N, C]
-    out = attn.proj_drop(attn.proj(out))  # [B, N, C]
-
-    x = x + block.drop_path(out)  # [B, N, C]
-    x = x + block.drop_path(block.mlp(block.norm2(x)))  # [B, N, C]
-    return (x, weights) if return_attention else x
+    real = None if padding_mask is None else ~padding_mask.to(device=x.device, dtype=torch.bool)  # [B, N]
+    return block(x, return_attention=return_attention, key_padding_mask=real)
 
 
 class FusionTransformer(nn.Module):
@@ -209,7 +127,7 @@ class FusionTransformer(nn.Module):
 
     Padding: a batch of images with different numbers of context regions is padded to the same
     number of tokens, and ``padding_mask`` marks the padded ones. Padded tokens are masked out of
-    the attention as keys (:func:`masked_block_forward`) and left out of the average, so ``F_T``
+    the attention as keys (the blocks' ``key_padding_mask``) and left out of the average, so ``F_T``
     of an image does not depend on them (nor on how many there are).
 
     Args:
@@ -254,13 +172,7 @@ class FusionTransformer(nn.Module):
 
     def _init_weights(self) -> None:
         # Trained from scratch: ViT's init (truncated normal 0.02 for linear layers and embeddings).
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Embedding):
-                nn.init.trunc_normal_(m.weight, std=0.02)
+        init_vit_weights(self)
 
     def embed(self, tokens: torch.Tensor, token_types: torch.Tensor) -> torch.Tensor:
         """Add the position and type embeddings.
@@ -302,13 +214,14 @@ class FusionTransformer(nn.Module):
         """
         B, N, _ = tokens.shape
         x = self.embed(tokens, token_types) if self.depth > 0 else tokens  # [B, N, D]
+        real = None if padding_mask is None else ~padding_mask.to(x.device, torch.bool)  # [B, N]: True = a token
         attention = []
         for block in self.blocks:
             if return_attention:
-                x, weights = masked_block_forward(block, x, padding_mask, return_attention=True)
+                x, weights = block(x, return_attention=True, key_padding_mask=real)
                 attention.append(weights)  # [B, h, N, N]
             else:
-                x = masked_block_forward(block, x, padding_mask)  # [B, N, D]
+                x = block(x, key_padding_mask=real)  # [B, N, D]
         if padding_mask is None:
             valid = x.new_ones(B, N, 1)  # [B, N, 1]
         else:
@@ -323,7 +236,7 @@ class FusionTransformer(nn.Module):
 
 
 def build_backbone(name: str = "resnet50", pretrained: bool | str = False, **kwargs: Any) -> nn.Module:
-    """A CNN of :mod:`harlearn.models.cnn` without its classifier, for its ``forward_features``.
+    """A CNN of :mod:`harlearn.models.backbones` without its classifier, for its ``forward_features``.
 
     Args:
         name: ``"resnet50"``, ``"vgg16"``, ``"googlenet"`` or ``"densenet121"``.
@@ -334,10 +247,7 @@ def build_backbone(name: str = "resnet50", pretrained: bool | str = False, **kwa
         The network with its head (the module named by its ``head_name``) replaced by
         ``nn.Identity()``; it has ``forward_features`` and ``num_features``.
     """
-    from harlearn.models import cnn
-
-    factories = {"resnet50": cnn.resnet50, "vgg16": cnn.vgg16, "googlenet": cnn.googlenet,
-                 "densenet121": cnn.densenet121}
+    factories = {"resnet50": resnet50, "vgg16": vgg16, "googlenet": googlenet, "densenet121": densenet121}
     if name not in factories:
         raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(factories)}.")
     model = factories[name](1000, pretrained, **kwargs)  # 1000 classes: the ImageNet head loads as is
@@ -513,87 +423,6 @@ class RegionAwareActionNet(nn.Module):
         return out
 
 
-# --------------------------------------------------------------------------------------------
-# From a collated batch of item dicts
-# --------------------------------------------------------------------------------------------
-
-
-def anchor_boxes_from_batch(batch: dict[str, Any]) -> torch.Tensor:
-    """The anchored person of every image of a collated batch.
-
-    VOC Action items name their person (``box``); Stanford40 items have the XML persons in
-    ``boxes`` and the first one is the anchor (SynthHAR writes the actor first). An image without
-    any person box is anchored on the whole image.
-
-    Args:
-        batch: A batch from ``harlearn.data.collate`` with a stacked ``image`` ``[B, 3, H, W]``.
-
-    Returns:
-        ``[B, 4]`` pixel ``xyxy`` boxes.
-    """
-    images = batch["image"]
-    if not isinstance(images, torch.Tensor):
-        raise ValueError("The images of the batch have different sizes; resize them to one size "
-                         "(e.g. harlearn.data.transforms.eval_transform) before batching.")
-    if "box" in batch and batch["box"] is not None:
-        return _plain(batch["box"]).reshape(-1, 4).to(images.device)
-    H, W = images.shape[-2:]
-    whole = torch.tensor([0.0, 0.0, W, H], device=images.device)
-    persons = batch.get("boxes")
-    persons = [None] * images.shape[0] if persons is None else persons
-    anchors = [_plain(b).reshape(-1, 4)[0] if b is not None and len(b) else whole for b in persons]
-    return torch.stack([a.to(images.device) for a in anchors])  # [B, 4]
-
-
-def context_boxes_from_batch(
-    batch: dict[str, Any],
-    k: int = 10,
-    *,
-    detector: Callable[[dict[str, Any]], list[dict[str, torch.Tensor]]] | None = None,
-    score_threshold: float = 0.5,
-) -> list[torch.Tensor]:
-    """The ranked context regions of every image of a collated batch.
-
-    Without a detector the candidates are the sidecar's ``object_boxes`` and ``bystander_boxes``
-    (SynthHAR) and the other annotated persons in ``boxes``, each with score 1; with a detector,
-    its boxes and scores. Either way :func:`rank_context_proposals` keeps those above
-    ``score_threshold`` and ranks them by IoU with the anchored person.
-
-    Args:
-        batch: A batch from ``harlearn.data.collate``.
-        k: The most regions per image.
-        detector: ``detector(batch) -> list`` of one dict per image with ``boxes`` ``[P, 4]``
-            (pixel ``xyxy`` in the batch's images) and ``scores`` ``[P]``, called under
-            ``torch.no_grad()``. A torchvision detector in eval mode returns exactly that:
-            ``lambda batch: det(harlearn.models.detection_images(batch))`` (it needs images in
-            ``[0, 1]``, not normalised ones).
-        score_threshold: Minimum confidence of a proposal (unit scores always pass below 1).
-
-    Returns:
-        ``B`` tensors ``[k_i, 4]``, ``k_i <= k``, the highest IoU with the anchor first.
-    """
-    anchors = anchor_boxes_from_batch(batch)  # [B, 4]
-    if detector is not None:
-        with torch.no_grad():
-            detections = detector(batch)
-        candidates = [(_plain(d["boxes"]).reshape(-1, 4), _plain(d["scores"]).reshape(-1))
-                      for d in detections]
-    else:
-        candidates = []
-        for i, anchor in enumerate(anchors):
-            parts = [torch.zeros(0, 4, device=anchor.device)]
-            for key in ("object_boxes", "bystander_boxes", "boxes"):
-                boxes = batch.get(key, [None] * len(anchors))[i]
-                if boxes is not None:
-                    boxes = _plain(boxes).reshape(-1, 4).to(anchor.device)
-                    if key == "boxes":
-                        boxes = boxes[~(boxes == anchor).all(dim=1)]  # the other persons, not the anchor
-                    parts.append(boxes)
-            boxes = torch.cat(parts)  # [P, 4]
-            candidates.append((boxes, boxes.new_ones(len(boxes))))  # unit scores
-    return [rank_context_proposals(b, s, a, k, score_threshold) for (b, s), a in zip(candidates, anchors)]
-
-
 def batch_forward(
     model: RegionAwareActionNet,
     batch: dict[str, Any],
@@ -627,7 +456,7 @@ def batch_embedding(
 
     Args:
         model: A :class:`RegionAwareActionNet` (run through :func:`batch_forward`) or a model whose
-            ``model(images)`` returns a dict (the baselines of ``retrieval_baselines``).
+            ``model(images)`` returns a dict (the baselines of :mod:`harlearn.models.retrieval.baselines`).
         batch: A collated batch.
         key: ``"embedding"`` or ``"embedding_bn"``.
         **kwargs: Passed to :func:`batch_forward` (``k``, ``detector``, ``score_threshold``).
@@ -660,6 +489,4 @@ def retrieval_loss_fn(
         ``(loss, logits)``.
     """
     logits = batch_forward(model, batch, **kwargs)["logits"]
-    if "labels" in batch:
-        return F.binary_cross_entropy_with_logits(logits.float(), batch["labels"].float()), logits
-    return F.cross_entropy(logits.float(), batch["label"], label_smoothing=label_smoothing), logits
+    return classification_loss(logits, batch, label_smoothing), logits
