@@ -3,7 +3,8 @@
 Most of ``make book`` is CPU training on two cores. This measures one optimisation step
 (forward, backward, AdamW) of the two models the book trains most, at their ``book`` sizes:
 
-- the course ResNet-50 (base width 8, 96 px, batch 32: chapters 3, 7, 8);
+- the 4-layer CNN of chapters 1 and 4 (width 16, 96 px, batch 64);
+- the course ResNet-50 (base width 8, 96 px, batch 32: chapters 3, 7, 8), plain and with CBAM;
 - the chapter-4 ViT (64 px, 8x8 patches, dim 64, depth 4, 4 heads, batch 64);
 
 in five modes: fp32; ``channels_last``; bf16 autocast (this CPU has AVX-512 BF16); both; and
@@ -30,15 +31,20 @@ import time
 import torch
 from torch import nn
 
-from harlearn.models import resnet50
+from harlearn.layers import add_attention
+from harlearn.models import resnet50, small_cnn
 from harlearn.transformers import VisionTransformer
 
 
 def models() -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor]]:
     torch.manual_seed(0)
     out = {}
+    cnn = small_cnn(16, 16)
+    out["4-layer CNN (width 16, 96 px, batch 64)"] = (cnn, torch.randn(64, 3, 96, 96), torch.randint(0, 16, (64,)))
     resnet = resnet50(16, base_width=8, zero_init_residual=True)
     out["ResNet-50 (width 8, 96 px, batch 32)"] = (resnet, torch.randn(32, 3, 96, 96), torch.randint(0, 16, (32,)))
+    cbam = add_attention(resnet50(16, base_width=8, zero_init_residual=True), "cbam")
+    out["ResNet-50 + CBAM (width 8, 96 px, batch 32)"] = (cbam, torch.randn(32, 3, 96, 96), torch.randint(0, 16, (32,)))
     vit = VisionTransformer(64, patch_size=8, embed_dim=64, depth=4, num_heads=4, num_classes=16)
     out["ViT (dim 64, depth 4, 64 px, batch 64)"] = (vit, torch.randn(64, 3, 64, 64), torch.randint(0, 16, (64,)))
     return out
@@ -73,11 +79,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--only", default=None, help="run only the models whose name contains this")
+    parser.add_argument("--modes", default=None, help="comma-separated subset of the modes")
     args = parser.parse_args()
     modes = ["fp32", "channels_last", "bf16", "channels_last+bf16"] + ([] if args.no_compile else ["compile"])
+    if args.modes:
+        modes = [m for m in modes if m in args.modes.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"bf16 supported on CPU: {torch.backends.mkldnn.is_available()}")
     for name, (model, x, y) in models().items():
+        if args.only and args.only not in name:
+            continue
         print(f"\n{name}")
         base = None
         for mode in modes:
