@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from harlearn import profiles
-from harlearn.data.synth.actions import CLASS_OBJECTS, CLASSES, DISTRACTOR_OBJECTS
-from harlearn.data.synth.scene import render_scene
-from harlearn.data.synthhar import _voc_tasks, make_synthhar
+from harlearn.data.synthhar import make_synthhar
+from harlearn.data.synthhar.build import _voc_tasks
+from harlearn.data.synthhar.render.actions import CLASS_OBJECTS, CLASSES, DISTRACTOR_OBJECTS
+from harlearn.data.synthhar.render.scene import render_scene
 
 
 def render_only(n_per_class: int, size: int) -> tuple[float, float]:

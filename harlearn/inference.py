@@ -100,11 +100,39 @@ def _collate(collate_fn: Callable | None) -> Callable:
     return collate
 
 
+def _native_bf16() -> bool:
+    """Whether the current CUDA device computes bf16 natively (Ampere, compute capability 8.0+).
+
+    ``torch.cuda.is_bf16_supported()`` alone also counts *emulated* bf16 (a T4, compute
+    capability 7.5, says yes), which runs slowly and, as bf16, without a GradScaler. torch 2.3
+    and later take ``including_emulation=False``; older versions lack the argument, and there
+    the compute capability is checked directly.
+    """
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch < 2.3: no including_emulation argument
+        if getattr(torch.version, "hip", None):
+            return True
+        major, _ = torch.cuda.get_device_capability()
+        return major >= 8
+
+
 def _autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """bf16 on CUDA when supported, else fp16; None (no autocast) off CUDA or without amp."""
+    """The autocast dtype: None (full precision) off CUDA or without ``amp``.
+
+    On CUDA, bf16 where the GPU computes it natively (A100, H100, RTX 30xx and later), else
+    fp16, which :func:`harlearn.train.fit` pairs with a ``GradScaler`` (a T4 or V100 gets fp16).
+
+    Args:
+        device: the device the model runs on.
+        amp: whether mixed precision is asked for.
+
+    Returns:
+        ``torch.bfloat16``, ``torch.float16`` or None.
+    """
     if not amp or device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if _native_bf16() else torch.float16
 
 
 @torch.no_grad()

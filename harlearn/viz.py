@@ -8,7 +8,7 @@ standard deviation of ``harlearn.data.transforms``), numpy arrays ``[H, W, 3]`` 
 The 17-keypoint skeleton follows the COCO keypoint convention (Lin et al., "Microsoft COCO:
 Common Objects in Context", arXiv:1405.0312); ``COCO_SKELETON`` is COCO's list of limbs with
 0-based indices. Both it and ``COCO_KEYPOINTS`` are defined once, with the SynthHAR figure
-(:mod:`harlearn.data.synth.figure`), and imported here. :func:`grad_cam` lives in
+(:mod:`harlearn.data.synthhar.render.figure`), and imported here. :func:`grad_cam` lives in
 :mod:`harlearn.explain` and is re-exported here.
 """
 
@@ -25,8 +25,8 @@ from matplotlib import patches
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from harlearn.data.synth.figure import KEYPOINTS as COCO_KEYPOINTS
-from harlearn.data.synth.figure import SKELETON as COCO_SKELETON
+from harlearn.data.synthhar.render.figure import KEYPOINTS as COCO_KEYPOINTS
+from harlearn.data.synthhar.render.figure import SKELETON as COCO_SKELETON
 from harlearn.explain import grad_cam  # re-exported: it used to live here
 
 try:

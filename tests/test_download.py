@@ -200,3 +200,50 @@ def test_offline_download_says_what_to_do(tmp_path, fake_pooch):
         Stanford40(tmp_path / "nothing", download=True)
     with pytest.raises(ConnectionError, match="VOCtrainval_11-May-2012.tar"):
         VOCAction(tmp_path / "nothing", download=True)
+
+
+# ---------------------------------------------------------------- issue 14: roots and hashes
+
+
+def test_voc_download_is_not_skipped_when_stanford40_shares_the_root(stanford40_root, voc_root, tmp_path, fake_pooch):
+    """Stanford40's JPEGImages/ is not a VOC tree: download=True must still fetch VOC."""
+    served, calls = fake_pooch
+    (archive,) = _download.VOC2012_ARCHIVES
+    tar = tmp_path / archive.filename
+    with tarfile.open(tar, "w") as tf:
+        tf.add(voc_root / "VOCdevkit", arcname="VOCdevkit")
+    served[archive.url] = tar
+    ds = VOCAction(stanford40_root, "trainval", download=True)
+    assert [c["url"] for c in calls] == [archive.url]
+    assert len(ds) == 4 and ds.base == stanford40_root / "VOCdevkit" / "VOC2012"
+
+
+def test_stanford40_sha256_is_recorded_then_checked(stanford40_root, tmp_path, fake_pooch):
+    import hashlib
+    import json
+
+    from harlearn.data._download import ArchiveChangedError
+
+    served, calls = fake_pooch
+    for archive in _download.STANFORD40_ARCHIVES:
+        served[archive.url] = _zip_folder(stanford40_root / archive.provides, tmp_path / archive.filename)
+    Stanford40(tmp_path / "first", "train", download=True)
+    record = data_home() / "downloads" / ".harlearn-sha256.json"
+    recorded = json.loads(record.read_text())
+    assert recorded == {
+        a.filename: hashlib.sha256(served[a.url].read_bytes()).hexdigest()
+        for a in _download.STANFORD40_ARCHIVES
+    }
+    Stanford40(tmp_path / "second", "train", download=True)  # the same files: accepted
+    assert len(calls) == 6
+
+    changed = served[_download.STANFORD40_ARCHIVES[1].url]  # the annotations zip
+    with zipfile.ZipFile(changed, "a") as zf:
+        zf.writestr("XMLAnnotations/extra.xml", "<annotation/>")
+    with pytest.raises(ArchiveChangedError, match=(
+        r"Stanford40_XMLAnnotations.zip has sha256 [0-9a-f]{64}, but [0-9a-f]{64} was recorded in "
+        r".*\.harlearn-sha256.json when it was first downloaded.*delete it and download it again"
+    )):
+        Stanford40(tmp_path / "third", "train", download=True)
+    assert not (tmp_path / "third" / "XMLAnnotations").exists()  # refused before extraction
+    assert json.loads(record.read_text()) == recorded  # the record is not overwritten

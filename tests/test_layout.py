@@ -44,6 +44,9 @@ OLD_NAMES = {
     'harlearn.data.stanford40': [
         'Stanford40', 'read_actions',
     ],
+    'harlearn.data.synth': [
+        'actions', 'canvas', 'figure', 'objects', 'scene',
+    ],
     'harlearn.data.synth.actions': [
         'BUILDERS', 'CLASSES', 'CLASS_OBJECTS', 'CONFUSABLE_PAIRS', 'DESIGNATED_DISTRACTOR',
         'DISTRACTOR_OBJECTS', 'VOC_ACTIONS', 'VOC_MAPPING', 'add_person', 'add_sprite',
@@ -230,6 +233,14 @@ def test_moved_names_are_the_same_objects():
     assert train.predict is inference.predict and train.evaluate is inference.evaluate
     assert detection.train_detector is train.train_detector
 
+    from harlearn.data import synth, synthhar
+    from harlearn.data.synthhar import build, cache, render
+
+    assert synthhar.make_synthhar is build.make_synthhar and synthhar.synthhar_root is cache.synthhar_root
+    for name in ("actions", "canvas", "figure", "objects", "scene"):
+        old, new = getattr(synth, name), getattr(render, name)
+        assert old.__all__ == new.__all__ and all(getattr(old, n) is getattr(new, n) for n in new.__all__), name
+
 
 # --------------------------------------------------------------------------------------------
 # The import graph
@@ -323,6 +334,8 @@ def test_models_layers_and_transformers_never_import_the_training_loop():
 # Entry points that used to sit in an import circle (or a model -> train edge), each imported
 # first in a fresh interpreter: an import-order problem shows up only there.
 FRESH = [
+    "harlearn.data.synth.actions",
+    "harlearn.data.synthhar",
     "harlearn.models.backbones.vgg",
     "harlearn.models.cnn",
     "harlearn.models.retrieval.baselines",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import pytest
 from PIL import Image
 
 from harlearn.data import synthhar as sh
-from harlearn.data.synth.actions import CLASS_OBJECTS
+from harlearn.data.synthhar import build
+from harlearn.data.synthhar.render.actions import CLASS_OBJECTS
 from harlearn.data.synthhar import (
     CLASSES, CONFUSABLE_PAIRS, DESIGNATED_DISTRACTOR, VOC_ACTIONS, VOC_MAPPING, make_synthhar, synthhar_root,
 )
@@ -234,7 +237,7 @@ def test_no_bias_no_systematic_distractor(root):
 # ---- atomic writes, overwriting, arguments ------------------------------------------------------
 def test_a_failure_midway_leaves_nothing_at_root(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = sh._render_task
+    real = build._render_task
 
     def flaky(task):
         calls["n"] += 1
@@ -242,7 +245,7 @@ def test_a_failure_midway_leaves_nothing_at_root(tmp_path, monkeypatch):
             raise RuntimeError("simulated crash")
         return real(task)
 
-    monkeypatch.setattr(sh, "_render_task", flaky)
+    monkeypatch.setattr(build, "_render_task", flaky)
     target = tmp_path / "data"
     with pytest.raises(RuntimeError, match="simulated"):
         make_synthhar(target, images_per_class=1, image_size=SIZE, layout="stanford40", workers=1)
@@ -260,7 +263,7 @@ def test_refuses_to_overwrite_other_data(tmp_path, monkeypatch):
     make_synthhar(target, images_per_class=1, image_size=SIZE, layout="stanford40", workers=1, overwrite=True)
     assert not (target / "mine.txt").exists() and (target / "synthhar.json").exists()
     # the same arguments again: recognised, nothing regenerated
-    monkeypatch.setattr(sh, "_run", lambda *a, **k: pytest.fail("regenerated an identical dataset"))
+    monkeypatch.setattr(build, "_run", lambda *a, **k: pytest.fail("regenerated an identical dataset"))
     assert make_synthhar(target, images_per_class=1, image_size=SIZE, layout="stanford40") == target
     with pytest.raises(FileExistsError):  # different arguments, same folder
         make_synthhar(target, images_per_class=1, image_size=SIZE, layout="stanford40", seed=3)
@@ -282,7 +285,7 @@ def test_synthhar_root_caches_per_arguments(tmp_path, monkeypatch):
     a = synthhar_root(ci, layout="stanford40", workers=1)
     assert a.parent == tmp_path / "synthhar" and a.name.startswith("stanford40-48px-1x1-seed0-bias0-")
     assert json.loads((a / "synthhar.json").read_text())["arguments"]["image_size"] == 48
-    monkeypatch.setattr(sh, "_run", lambda *a, **k: pytest.fail("regenerated a cached dataset"))
+    monkeypatch.setattr(build, "_run", lambda *a, **k: pytest.fail("regenerated a cached dataset"))
     assert synthhar_root(ci, layout="stanford40") == a
     monkeypatch.undo()
     monkeypatch.setenv("HARLEARN_DATA", str(tmp_path))
@@ -297,6 +300,17 @@ def test_cli_generates_a_dataset(tmp_path, capsys):
     assert "SynthHAR at" in capsys.readouterr().out
     assert (tmp_path / "cli/VOCdevkit/VOC2012/ImageSets/Action/jumping_train.txt").exists()
     assert sh.main(["--root", str(tmp_path / "bad"), "--context-bias", "2"]) == 2
+
+
+def test_python_m_finds_its_module_not_yet_imported():
+    # The Makefile runs `python -m harlearn.data.synthhar --prepare`: the package must not import its
+    # __main__ (runpy would warn that it is found in sys.modules before it runs).
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "harlearn.data.synthhar", "--help"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0 and "--prepare" in proc.stdout, proc.stderr
+    assert "RuntimeWarning" not in proc.stderr
 
 
 # ---- the loaders read it (the contract in INTERFACES.md) ---------------------------------------

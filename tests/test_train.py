@@ -283,3 +283,29 @@ def test_fit_with_the_library_collate():
     h = fit(make_model(), TinyDataset(16), TinyDataset(8, augment=False),
             config(epochs=1, batch_size=8), device="cpu")  # collate_fn defaults to it
     assert len(h) == 1 and math.isfinite(h.last["val_loss"])
+
+
+# ---- mixed precision (issue 14) -----------------------------------------
+
+
+def test_autocast_picks_bf16_only_where_native(monkeypatch):
+    """A T4 (compute capability 7.5) emulates bf16: fp16 (with a GradScaler) instead."""
+    from harlearn import inference
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    for capability, expected in (((7, 5), torch.float16), ((8, 0), torch.bfloat16)):
+        def is_bf16_supported(including_emulation: bool = True, _major=capability[0]) -> bool:
+            return _major >= 8 or including_emulation  # what torch answers on that GPU
+
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+        assert inference._autocast_dtype(cuda, amp=True) == expected, capability
+        assert inference._autocast_dtype(cuda, amp=False) is None
+        assert inference._autocast_dtype(cpu, amp=True) is None
+
+        def old_is_bf16_supported() -> bool:  # torch < 2.3: no including_emulation argument
+            return True
+
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", old_is_bf16_supported)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, _c=capability: _c)
+        monkeypatch.setattr(torch.version, "hip", None)
+        assert inference._autocast_dtype(cuda, amp=True) == expected, capability

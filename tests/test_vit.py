@@ -166,18 +166,17 @@ def test_attention_rollout_of_a_model_is_row_stochastic_and_discarding_changes_i
 
 
 def test_pretrained_goes_through_timm_and_maps_norm_for_avg_pooling(monkeypatch):
-    """The pretrained path without network: timm's create_model returns random weights here."""
+    """The pretrained path without network: timm's model with random weights stands in."""
     calls, created = [], []
-    real_create = timm.create_model
 
-    def fake_create(name, pretrained=False, **kwargs):
-        calls.append((name, pretrained, kwargs))
-        created.append(real_create(name, pretrained=False, **kwargs).eval())  # token-pooled, as published
+    def fake_create(name, **kwargs):
+        calls.append((name, kwargs))
+        created.append(timm.create_model(name, pretrained=False, **kwargs).eval())  # token-pooled, as published
         return created[-1]
 
-    monkeypatch.setattr(timm, "create_model", fake_create)
+    monkeypatch.setattr(vit_module, "create_timm_pretrained", fake_create)
     model = vit_tiny_patch16_224(pretrained=True, num_classes=6, img_size=32, global_pool="avg").eval()
-    assert calls == [("vit_tiny_patch16_224", True, dict(num_classes=6, img_size=(32, 32), in_chans=3))]
+    assert calls == [("vit_tiny_patch16_224", dict(num_classes=6, img_size=(32, 32), in_chans=3))]
     ref = created[0]
     assert torch.equal(model.fc_norm.weight, ref.norm.weight)  # the final norm moved after pooling
     assert torch.equal(model.blocks[5].attn.qkv.weight, ref.blocks[5].attn.qkv.weight)
@@ -186,16 +185,21 @@ def test_pretrained_goes_through_timm_and_maps_norm_for_avg_pooling(monkeypatch)
         torch.testing.assert_close(model.forward_features(x), ref.blocks(ref._pos_embed(ref.patch_embed(x))))
 
 
-def test_pretrained_offline_fails_with_one_clear_sentence(monkeypatch):
-    def offline(*args, **kwargs):
+def test_pretrained_download_failure_is_one_clear_sentence(monkeypatch):
+    """Online but the download fails (weights not cached): timm's error becomes one sentence."""
+    import harlearn.transformers.pretrained as pretrained_module
+
+    def failing(*args, **kwargs):
         raise OSError("We couldn't connect to 'https://huggingface.co'")
 
-    monkeypatch.setattr(timm, "create_model", offline)
+    monkeypatch.setattr(pretrained_module, "timm_weights_file", lambda name: None)
+    monkeypatch.setattr(pretrained_module, "unreachable", lambda url: None)  # "online"
+    monkeypatch.setattr(timm, "create_model", failing)
     with pytest.raises(RuntimeError) as info:
         vit_tiny_patch16_224(pretrained=True, num_classes=40, img_size=32)
     message = str(info.value)
     assert message.startswith("Could not load the pretrained weights of 'vit_tiny_patch16_224' through timm")
-    for hint in ("Hugging Face cache", "HF_HUB_OFFLINE=1", "pretrained=False", "timm/vit_tiny_patch16_224"):
+    for hint in ("Hugging Face cache", "book profile", "pretrained=False", "timm/vit_tiny_patch16_224"):
         assert hint in message
     assert isinstance(info.value.__cause__, OSError)
 

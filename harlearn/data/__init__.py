@@ -7,7 +7,8 @@
 - ``collate``: the ``DataLoader`` ``collate_fn`` for the item dicts;
 - ``data_home``: where datasets and downloads live (``$HARLEARN_DATA``, else ``~/.cache/harlearn``);
 - ``course_root`` / ``course_datasets``: the datasets a chapter uses for the current profile
-  (SynthHAR in ``ci`` and ``book``, the real data in ``full``); ``cached_datasets``: the same,
+  (SynthHAR in ``ci`` and ``book``; in ``full`` the real data, Stanford40 in
+  ``$HARLEARN_DATA/stanford40/`` and VOC in ``$HARLEARN_DATA/voc2012/``); ``cached_datasets``: the same,
   decoded once and kept in memory (``InMemory``) with cheap augmentation in ``ci`` / ``book``;
 - ``harlearn.data.transforms``: box-aware augmentation, human masks from boxes, mixup.
 

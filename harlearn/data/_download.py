@@ -10,10 +10,18 @@ extraction leaves nothing half-written.
 
 Offline (or on any download error), ``fetch`` raises ``DownloadError`` with one
 sentence: what is missing, where to put the files by hand, or how to use SynthHAR instead.
+
+Integrity: the VOC 2012 tar is checked against its known MD5. The Stanford40 site publishes no
+checksum for its three zips, so none can be checked on the first download; instead the sha256
+of each archive without a known hash is recorded then, in ``.harlearn-sha256.json`` beside the
+archives (``data_home()/"downloads"``), and every later download or extraction compares
+against that record and raises :class:`ArchiveChangedError`, naming the file, when it differs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import stat
@@ -31,12 +39,15 @@ from ._common import data_home
 __all__ = [
     "Archive",
     "DownloadError",
+    "ArchiveChangedError",
     "UnsafeArchiveError",
     "STANFORD40_ARCHIVES",
     "VOC2012_ARCHIVES",
     "fetch",
     "safe_extract",
     "download_missing",
+    "check_recorded_sha256",
+    "SHA256_RECORD",
 ]
 
 
@@ -61,7 +72,8 @@ class Archive:
 
 
 _STANFORD = "http://vision.stanford.edu/Datasets/"
-# The Stanford40 site publishes no checksums, so the hashes are unknown (None: pooch skips the check).
+# The Stanford40 site publishes no checksums, so the hashes are unknown (None: pooch skips the
+# check); fetch records each zip's sha256 on its first download and compares later copies with it.
 STANFORD40_ARCHIVES = (
     Archive(_STANFORD + "Stanford40_JPEGImages.zip", None, "JPEGImages"),
     Archive(_STANFORD + "Stanford40_XMLAnnotations.zip", None, "XMLAnnotations"),
@@ -85,12 +97,63 @@ class DownloadError(ConnectionError):
     """An official archive could not be downloaded (offline, blocked, or a bad checksum)."""
 
 
+class ArchiveChangedError(ValueError):
+    """An archive without a published hash differs from the copy first downloaded."""
+
+
+#: The record of the sha256 of every archive without a published hash, beside the archives.
+SHA256_RECORD = ".harlearn-sha256.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_recorded_sha256(path: Path, record: Path) -> str:
+    """Compare ``path``'s sha256 with the one recorded for its file name, or record it.
+
+    Args:
+        path: the archive.
+        record: the JSON file ``{file name: sha256}`` (created when missing; written atomically).
+
+    Returns:
+        The archive's sha256.
+
+    Raises:
+        ArchiveChangedError: a sha256 is recorded for this file name and differs.
+    """
+    digest = _sha256(path)
+    known = json.loads(record.read_text()) if record.exists() else {}
+    name = Path(path).name
+    if name in known and known[name] != digest:
+        raise ArchiveChangedError(
+            f"{path} has sha256 {digest}, but {known[name]} was recorded in {record} when it was "
+            f"first downloaded: the file is corrupt, truncated or a new release; delete it and "
+            f"download it again, or, if the new file is intended, remove its entry from {record}."
+        )
+    if name not in known:
+        known[name] = digest
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_name(record.name + ".tmp")
+        tmp.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, record)
+    return digest
+
+
 class UnsafeArchiveError(ValueError):
     """An archive member would be written outside the extraction folder."""
 
 
 def fetch(archive: Archive, root: Path, dataset: str) -> Path:
     """Download ``archive`` into ``data_home()/"downloads"`` (a cached copy is reused).
+
+    An archive with a known hash is checked by pooch. One without (the Stanford40 zips: the
+    site publishes none) has its sha256 recorded in ``data_home()/"downloads"/.harlearn-sha256.json``
+    the first time and compared with that record every later time.
 
     Args:
         archive: what to fetch.
@@ -102,10 +165,11 @@ def fetch(archive: Archive, root: Path, dataset: str) -> Path:
 
     Raises:
         DownloadError: the download failed for any reason.
+        ArchiveChangedError: an archive without a published hash differs from its first download.
     """
     downloads = data_home() / "downloads"
     try:
-        return Path(
+        path = Path(
             pooch.retrieve(
                 archive.url, known_hash=archive.known_hash, fname=archive.filename,
                 path=downloads, progressbar=True,
@@ -117,6 +181,9 @@ def fetch(archive: Archive, root: Path, dataset: str) -> Path:
             f"missing {root / archive.provides}: fetch the file by hand into {downloads} (or "
             f"extract it into {root}), or use the embedded dataset via harlearn.data.make_synthhar(root)."
         ) from err
+    if archive.known_hash is None:
+        check_recorded_sha256(path, downloads / SHA256_RECORD)
+    return path
 
 
 def download_missing(root: Path, archives: Sequence[Archive], dataset: str) -> None:

@@ -6,8 +6,12 @@ Every chapter's setup cell asks for its datasets the same way::
     train_set, test_set = course_datasets(P, layout="stanford40", train_transform=..., eval_transform=...)
 
 In the ``ci`` and ``book`` profiles that is SynthHAR (generated on first use and cached under
-``$HARLEARN_DATA``); in ``full`` it is the real Stanford40 / PASCAL VOC 2012 Action, downloaded
-on first use into ``data_home() / "real"``.
+``$HARLEARN_DATA``; one root holds both layouts); in ``full`` it is the real data, each dataset
+in a root of its own, read where it is and downloaded on first use when it is not:
+
+* Stanford40 in ``$HARLEARN_DATA/stanford40/`` (the distributed layout: ``JPEGImages/``,
+  ``XMLAnnotations/``, ``ImageSplits/``);
+* PASCAL VOC 2012 Action in ``$HARLEARN_DATA/voc2012/`` (holding ``VOCdevkit/VOC2012/``).
 """
 
 from __future__ import annotations
@@ -20,21 +24,38 @@ from ._common import data_home
 from .stanford40 import Stanford40
 from .voc_action import VOCAction
 
-__all__ = ["course_root", "course_datasets", "cached_datasets"]
+__all__ = ["course_root", "course_datasets", "cached_datasets", "REAL_ROOTS"]
 
 
-def course_root(profile: profiles.Profile | str | None = None, *, context_bias: float = 0.0) -> Path:
-    """The folder holding the chapter's dataset for ``profile``.
+#: The folder (under ``data_home()``) of each real dataset, by layout.
+REAL_ROOTS = {"stanford40": "stanford40", "voc": "voc2012"}
+
+
+def course_root(
+    profile: profiles.Profile | str | None = None,
+    *,
+    context_bias: float = 0.0,
+    layout: str = "stanford40",
+) -> Path:
+    """The folder holding the chapter's dataset for ``profile`` and ``layout``.
 
     Args:
         profile: A :class:`harlearn.profiles.Profile` or its name; default: the current one.
         context_bias: SynthHAR's training-split context bias (see
-            :func:`harlearn.data.synthhar.make_synthhar`). The real datasets have whatever
+            :func:`~harlearn.data.synthhar.build.make_synthhar`). The real datasets have whatever
             bias they have, so it must be 0 in the ``full`` profile.
+        layout: ``"stanford40"`` (the root :class:`Stanford40` reads) or ``"voc"`` (the root
+            :class:`VOCAction` reads).
 
     Returns:
-        A root that both :class:`Stanford40` and :class:`VOCAction` read.
+        SynthHAR's root (the same for both layouts) in ``ci`` and ``book``; in ``full``
+        ``data_home()/"stanford40"`` or ``data_home()/"voc2012"``.
+
+    Raises:
+        ValueError: an unknown layout, or a context bias with the real data.
     """
+    if layout not in REAL_ROOTS:
+        raise ValueError(f"Unknown layout {layout!r}: use 'stanford40' or 'voc'.")
     profile = _profile(profile)
     if profile.dataset == "synthhar":
         from .synthhar import synthhar_root
@@ -45,7 +66,7 @@ def course_root(profile: profiles.Profile | str | None = None, *, context_bias: 
             f"context_bias={context_bias} only applies to SynthHAR; profile '{profile.name}' reads the "
             "real datasets, whose context bias is what it is: pass context_bias=0.0."
         )
-    return data_home() / "real"
+    return data_home() / REAL_ROOTS[layout]
 
 
 def course_datasets(
@@ -70,8 +91,8 @@ def course_datasets(
         ``(train, test)`` for ``"stanford40"``, ``(train, val)`` for ``"voc"``.
     """
     profile = _profile(profile)
-    root = course_root(profile, context_bias=context_bias)
-    download = profile.dataset == "real"
+    root = course_root(profile, context_bias=context_bias, layout=layout)
+    download = profile.dataset == "real"  # nothing is fetched when the files are there
     if layout == "stanford40":
         return (
             Stanford40(root, split="train", transform=train_transform, download=download),

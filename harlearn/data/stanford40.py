@@ -76,12 +76,16 @@ class Stanford40(Dataset):
     """Stanford 40 Actions: one action label per image, a box for every person.
 
     Args:
-        root: the folder holding ``JPEGImages/``, ``XMLAnnotations/`` and ``ImageSplits/``.
+        root: the folder holding ``JPEGImages/``, ``XMLAnnotations/`` and ``ImageSplits/``;
+            the course keeps it at ``$HARLEARN_DATA/stanford40`` (:func:`harlearn.data.course_root`).
         split: ``"train"`` or ``"test"``.
         transform: a ``torchvision.transforms.v2`` transform (or any callable) applied to the
             whole item dict, so boxes and masks follow the image; see
             ``harlearn.data.transforms``.
         download: fetch and extract the official zips into ``root`` when a folder is missing.
+            The site publishes no checksum, so the first download cannot be verified; its
+            sha256 is recorded (``data_home()/"downloads"/.harlearn-sha256.json``) and a later
+            copy that differs is refused (see :mod:`harlearn.data._download`).
 
     Attributes:
         classes: the action names in ``ImageSplits/actions.txt`` order (alphabetical in the

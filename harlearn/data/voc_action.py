@@ -43,6 +43,7 @@ from ._common import (
     SYNTHHAR_HINT,
     apply_transform,
     check_box,
+    data_home,
     check_split,
     parse_xml,
     read_image,
@@ -103,12 +104,26 @@ def read_persons(image_id: str, xml: Path) -> list[_Person]:
     return [_Person(image_id, i, r, lab, box, boxes, xml) for i, r, lab, box in found]
 
 
+def _missing_message(root: Path) -> str:
+    """The one sentence for a root that exists but holds no VOC 2012 Action tree."""
+    expected = root / "VOCdevkit" / "VOC2012"
+    stanford = (root / "XMLAnnotations").is_dir() or (root / "ImageSplits").is_dir()
+    found = " (it holds a Stanford40 tree, a different dataset)" if stanford else ""
+    return (
+        f"PASCAL VOC 2012 Action is missing: {root}{found} has no VOC folder {expected} with "
+        f"Annotations/, ImageSets/Action/ and JPEGImages/; pass download=True, or extract "
+        f"VOCtrainval_11-May-2012.tar into {root} (the course's VOC root is {data_home() / 'voc2012'}), "
+        "or generate SynthHAR with harlearn.data.make_synthhar(root)."
+    )
+
+
 class VOCAction(Dataset):
     """PASCAL VOC 2012 Action: one item per annotated person, ten multi-hot action labels.
 
     Args:
         root: the folder holding ``VOCdevkit/`` (``root/VOCdevkit/VOC2012`` and ``root/VOC2012``
-            are accepted too).
+            are accepted too); the course keeps it at ``$HARLEARN_DATA/voc2012``
+            (:func:`harlearn.data.course_root` with ``layout="voc"``).
         split: ``"train"``, ``"val"`` or ``"trainval"``.
         transform: a ``torchvision.transforms.v2`` transform applied to the whole item dict; the
             person ``box`` travels as ``BoundingBoxes`` [1, 4] and comes back as float [4].
@@ -131,7 +146,9 @@ class VOCAction(Dataset):
       (float32 [17, 3]), ``object_boxes`` [O, 4] and ``object_names``.
 
     Raises:
-        FileNotFoundError: the root, a folder, the split file, an image or an XML is missing.
+        FileNotFoundError: the root, the VOC folder (``VOCdevkit/VOC2012`` with
+            ``Annotations/`` and ``ImageSets/Action/``), the images, the split file, an image
+            or an XML is missing.
         ValueError: unknown split or malformed XML; when an item is read, a corrupt image or a
             box outside the image.
     """
@@ -154,7 +171,9 @@ class VOCAction(Dataset):
             download_missing(self.root, VOC2012_ARCHIVES, "VOC 2012 Action")
             base = self._find_base(self.root)
         require(self.root, "VOC 2012 dataset", SYNTHHAR_HINT)
-        self.base = base or self.root / "VOCdevkit" / "VOC2012"
+        if base is None:
+            raise FileNotFoundError(_missing_message(self.root))
+        self.base = base
         self._images = require(self.base / "JPEGImages", "VOC 2012 images", SYNTHHAR_HINT)
         xml_dir = require(self.base / "Annotations", "VOC 2012 annotations", SYNTHHAR_HINT)
         split_file = self.base / "ImageSets" / "Action" / f"{split}.txt"
@@ -173,9 +192,15 @@ class VOCAction(Dataset):
 
     @staticmethod
     def _find_base(root: Path) -> Path | None:
-        """The folder holding ``JPEGImages``: ``root/VOCdevkit/VOC2012``, ``root/VOC2012`` or ``root``."""
+        """The VOC 2012 folder: ``root/VOCdevkit/VOC2012``, ``root/VOC2012`` or ``root`` itself.
+
+        A candidate counts only when it holds VOC's own ``Annotations/`` and
+        ``ImageSets/Action/``: a ``JPEGImages/`` alone is not enough, since a Stanford40 tree
+        (``JPEGImages/``, ``XMLAnnotations/``, ``ImageSplits/``) has one too, and taking it for
+        VOC would skip ``download=True``.
+        """
         for base in (root / "VOCdevkit" / "VOC2012", root / "VOC2012", root):
-            if (base / "JPEGImages").is_dir():
+            if (base / "Annotations").is_dir() and (base / "ImageSets" / "Action").is_dir():
                 return base
         return None
 

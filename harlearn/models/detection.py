@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import urllib.error
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,6 +53,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from harlearn._offline import unreachable
 from harlearn.models.backbones.weights import pretrained_weights_path
 
 __all__ = [
@@ -194,7 +196,10 @@ def fasterrcnn(
         return builder(weights=None, weights_backbone=None, num_classes=num_classes, **options)
 
     path = pretrained_weights_path(weights)
+    blocked = None if os.path.exists(path) else unreachable(weights.url)  # offline: fail at once
     try:
+        if blocked is not None:
+            raise urllib.error.URLError(blocked)
         model = builder(weights=weights, **options)  # 91 COCO classes
     except (OSError, RuntimeError, pickle.UnpicklingError) as err:  # URLError is an OSError
         if os.path.exists(path):
@@ -202,8 +207,9 @@ def fasterrcnn(
                        "it is downloaded again, or use pretrained=False.")
         else:
             message = (f"The COCO detector weights could not be downloaded from {weights.url} ({err}): "
-                       f"check the network connection, or place the file at {path}, or use "
-                       "pretrained=False and train the small detector on SynthHAR boxes.")
+                       f"check the network connection, use the book profile (HARLEARN_PROFILE=book), "
+                       f"place the file at {path}, or use pretrained=False and train the small "
+                       "detector on SynthHAR boxes.")
         raise RuntimeError(message) from err
     if num_classes != len(weights.meta["categories"]):
         in_features = model.roi_heads.box_predictor.cls_score.in_features

@@ -4,7 +4,11 @@
   ``vit_tiny/small/base_patch16_224`` (timm weights load by name); it re-exports the blocks of
   :mod:`harlearn.layers.transformer` (``PatchEmbed``, ``TransformerBlock``, ...) and
   ``attention_rollout`` (:mod:`harlearn.explain`).
-* :mod:`harlearn.transformers.swin`: window attention, shifted windows, ``SwinTransformer``.
+* :mod:`harlearn.transformers.swin`: window attention, shifted windows, ``SwinTransformer``,
+  ``swin_tiny_patch4_window7_224``.
+* :mod:`harlearn.transformers.pretrained`: timm's pretrained weights from the local cache first,
+  an immediate clear error offline, and each checkpoint's normalisation
+  (``pretrained_normalization``).
 * :mod:`harlearn.transformers.mae`: ``patchify``, ``random_masking``, ``MaskedAutoencoder``,
   ``mae_loss_fn`` (pre-training with ``harlearn.train.fit``), ``encoder_to_classifier``.
 """
@@ -23,8 +27,15 @@ from harlearn.transformers.swin import (
     SwinTransformer,
     WindowAttention,
     shifted_window_mask,
+    swin_tiny_patch4_window7_224,
     window_partition,
     window_reverse,
+)
+from harlearn.transformers.pretrained import (
+    PretrainedWeightsUnavailable,
+    create_timm_pretrained,
+    pretrained_normalization,
+    timm_weights_file,
 )
 from harlearn.transformers.vit import (
     DropPath,
@@ -59,6 +70,11 @@ __all__ = [
     "SwinBlock",
     "PatchMerging",
     "SwinTransformer",
+    "swin_tiny_patch4_window7_224",
+    "PretrainedWeightsUnavailable",
+    "create_timm_pretrained",
+    "pretrained_normalization",
+    "timm_weights_file",
     "patchify",
     "unpatchify",
     "random_masking",

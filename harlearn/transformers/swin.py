@@ -31,6 +31,8 @@ Where this departs from the paper (as timm does):
   the shift is dropped (as in the paper's code; square maps assumed for this rule).
 """
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -47,6 +49,7 @@ __all__ = [
     "PatchMerging",
     "SwinStage",
     "SwinTransformer",
+    "swin_tiny_patch4_window7_224",
 ]
 
 
@@ -489,3 +492,53 @@ class SwinTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Classify images ``[B, C_in, H, W]`` into logits ``[B, num_classes]``."""
         return self.forward_head(self.forward_features(x))
+
+
+# --- the named model (timm's name and size) and its pretrained weights through timm ------------
+
+_SWIN_TINY = dict(patch_size=4, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7)
+
+
+def swin_tiny_patch4_window7_224(
+    pretrained: bool = False, num_classes: int = 1000, **kwargs: Any
+) -> SwinTransformer:
+    """Swin-T (C=96, depths 2-2-6-2, window 7; 28M parameters), timm's ``swin_tiny_patch4_window7_224``.
+
+    Args:
+        pretrained: Load timm's ImageNet-1k weights (ImageNet mean and std) through
+            :func:`harlearn.transformers.pretrained.create_timm_pretrained`: from the local
+            Hugging Face cache when there, else downloaded; offline, an immediate error that
+            says what to do.
+        num_classes: Number of classes (a new, randomly initialised head unless 1000).
+        **kwargs: Other :class:`SwinTransformer` arguments (``img_size``, ``drop_path_rate``,
+            ...); with ``pretrained`` the architecture arguments must keep Swin-T's values.
+
+    Returns:
+        The model (``model.pretrained_name`` is timm's name when pretrained, else None).
+
+    Raises:
+        ValueError: ``pretrained`` with a changed architecture.
+    """
+    changed = sorted(k for k, v in _SWIN_TINY.items() if k in kwargs and _as_tuple(kwargs[k]) != _as_tuple(v))
+    if pretrained and changed:
+        raise ValueError(
+            f"pretrained=True needs the swin_tiny_patch4_window7_224 architecture, but {changed} were "
+            "overridden; drop these arguments or use pretrained=False."
+        )
+    model = SwinTransformer(num_classes=num_classes, **{**_SWIN_TINY, **kwargs})
+    model.pretrained_name = None
+    if pretrained:
+        from harlearn.transformers.pretrained import create_timm_pretrained
+
+        name = "swin_tiny_patch4_window7_224"
+        reference = create_timm_pretrained(
+            name, num_classes=num_classes, img_size=model.patch_embed.img_size,
+            in_chans=kwargs.get("in_chans", 3),
+        )
+        model.load_state_dict(reference.state_dict(), strict=True)
+        model.pretrained_name = name
+    return model
+
+
+def _as_tuple(value: Any) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)

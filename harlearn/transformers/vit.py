@@ -35,6 +35,7 @@ import torch.nn as nn
 
 from harlearn.explain import attention_rollout  # re-exported: it used to live here
 from harlearn.layers.transformer import DropPath, Mlp, PatchEmbed, TransformerBlock, _pair, init_vit_weights
+from harlearn.transformers.pretrained import create_timm_pretrained, pretrained_normalization
 
 __all__ = [
     "PatchEmbed",
@@ -45,6 +46,9 @@ __all__ = [
     "VisionTransformer",
     "attention_rollout",
     "load_timm_pretrained",
+    "CHECKPOINTS",
+    "checkpoint_name",
+    "pretrained_normalization",
     "vit_tiny_patch16_224",
     "vit_small_patch16_224",
     "vit_base_patch16_224",
@@ -196,49 +200,80 @@ _ARCHS = {
 }
 
 
+#: The ImageNet checkpoints timm has for each architecture, by short name. ``"augreg"`` is timm's
+#: default tag (How to train your ViT, arXiv:2106.10270: ImageNet-21k then 1k, mean = std = 0.5);
+#: ``"deit"`` is DeiT (arXiv:2012.12877: ImageNet-1k only, ImageNet's mean and std), the same
+#: architecture under timm's name ``deit_*``. See :func:`pretrained_normalization`.
+CHECKPOINTS = {
+    "vit_tiny_patch16_224": {"augreg": "vit_tiny_patch16_224.augreg_in21k_ft_in1k",
+                             "deit": "deit_tiny_patch16_224.fb_in1k"},
+    "vit_small_patch16_224": {"augreg": "vit_small_patch16_224.augreg_in21k_ft_in1k",
+                              "deit": "deit_small_patch16_224.fb_in1k"},
+    "vit_base_patch16_224": {"augreg": "vit_base_patch16_224.augreg_in21k_ft_in1k",
+                             "deit": "deit_base_patch16_224.fb_in1k"},
+}
+
+
+def checkpoint_name(arch: str, pretrained: bool | str) -> str:
+    """The timm model name whose weights ``pretrained`` asks for, for architecture ``arch``.
+
+    Args:
+        arch: one of :data:`CHECKPOINTS` (e.g. ``"vit_small_patch16_224"``).
+        pretrained: ``True`` (timm's default checkpoint of ``arch``), a short name from
+            :data:`CHECKPOINTS` (``"augreg"``, ``"deit"``) or one of the timm names listed there.
+
+    Returns:
+        A timm name with its tag, e.g. ``"deit_small_patch16_224.fb_in1k"`` (``arch`` for True).
+
+    Raises:
+        ValueError: a checkpoint that is not one of ``arch``'s.
+    """
+    if pretrained is True:
+        return arch
+    known = CHECKPOINTS[arch]
+    if pretrained in known:
+        return known[pretrained]
+    if pretrained in known.values():
+        return str(pretrained)
+    choices = ", ".join(repr(k) for k in (*known, *known.values()))
+    raise ValueError(f"Unknown checkpoint {pretrained!r} for {arch}: use True or one of {choices}.")
+
+
 def load_timm_pretrained(model: VisionTransformer, name: str) -> VisionTransformer:
     """Load timm's pretrained weights for the timm model ``name`` into ``model``.
 
-    The weights come through ``timm.create_model(name, pretrained=True, ...)`` (Hugging Face hub
-    cache), created with the model's ``img_size`` (timm resamples the position embeddings),
-    ``in_chans`` and ``num_classes`` (a new head when it differs from 1000). timm's pretrained ViTs
-    read the class token; for ``global_pool="avg"`` the final ``norm`` becomes ``fc_norm``.
+    The weights come through ``timm.create_model(name, pretrained=True, ...)`` by way of
+    :func:`harlearn.transformers.pretrained.create_timm_pretrained`: read from the local
+    Hugging Face / torch hub cache when there, else downloaded, and offline an immediate error
+    that says what to do. timm's model is created with ``model``'s ``img_size`` (timm resamples
+    the position embeddings), ``in_chans`` and ``num_classes`` (a new head when it differs from
+    1000). timm's pretrained ViTs read the class token; for ``global_pool="avg"`` the final
+    ``norm`` becomes ``fc_norm``. ``model.pretrained_name`` records ``name``.
 
     Args:
         model: The model to fill, built with the architecture of ``name``.
-        name: timm model name, e.g. ``"vit_tiny_patch16_224"``.
+        name: timm model name, e.g. ``"vit_tiny_patch16_224"`` or ``"deit_small_patch16_224.fb_in1k"``.
 
     Returns:
         ``model``, with the pretrained weights.
 
     Raises:
-        RuntimeError: The weights could not be fetched (e.g. offline, not in the cache).
+        RuntimeError: (:class:`~harlearn.transformers.pretrained.PretrainedWeightsUnavailable`)
+            the weights are not cached and cannot be fetched (e.g. offline).
     """
-    import timm  # imported here: only the pretrained path needs it
-
-    try:
-        reference = timm.create_model(
-            name, pretrained=True, num_classes=model.num_classes, img_size=model.img_size,
-            in_chans=model.in_chans,
-        )
-    except Exception as err:  # hub/network errors come in many types; all mean "no weights"
-        cfg = timm.models.get_pretrained_cfg(name)
-        hub_id = getattr(cfg, "hf_hub_id", None) or f"timm/{name}"
-        raise RuntimeError(
-            f"Could not load the pretrained weights of {name!r} through timm "
-            f"({type(err).__name__}); without network access, download the Hugging Face repo "
-            f"{hub_id!r} into the Hugging Face cache (HF_HOME) on a connected machine, set "
-            "HF_HUB_OFFLINE=1 and retry, or use pretrained=False."
-        ) from err
+    reference = create_timm_pretrained(
+        name, num_classes=model.num_classes, img_size=model.img_size, in_chans=model.in_chans,
+    )
     state = reference.state_dict()
     if model.global_pool == "avg" and "norm.weight" in state:
         state["fc_norm.weight"] = state.pop("norm.weight")
         state["fc_norm.bias"] = state.pop("norm.bias")
     model.load_state_dict(state, strict=True)
+    model.pretrained_name = name
     return model
 
 
-def _create_vit(name: str, pretrained: bool, num_classes: int, **kwargs) -> VisionTransformer:
+def _create_vit(name: str, pretrained: bool | str, num_classes: int, **kwargs) -> VisionTransformer:
     arch = _ARCHS[name]
     changed = sorted(k for k in arch if k in kwargs and kwargs[k] != arch[k])
     if pretrained and changed:
@@ -247,16 +282,20 @@ def _create_vit(name: str, pretrained: bool, num_classes: int, **kwargs) -> Visi
             "drop these arguments or use pretrained=False."
         )
     model = VisionTransformer(num_classes=num_classes, **{**arch, **kwargs})
+    model.pretrained_name = None
     if pretrained:
-        load_timm_pretrained(model, name)
+        load_timm_pretrained(model, checkpoint_name(name, pretrained))
     return model
 
 
-def vit_tiny_patch16_224(pretrained: bool = False, num_classes: int = 1000, **kwargs) -> VisionTransformer:
+def vit_tiny_patch16_224(pretrained: bool | str = False, num_classes: int = 1000, **kwargs) -> VisionTransformer:
     """ViT-Ti/16 (C=192, 12 blocks, 3 heads; 5.7M parameters), timm's ``vit_tiny_patch16_224``.
 
     Args:
-        pretrained: Load timm's ImageNet weights (needs them in the Hugging Face cache or network).
+        pretrained: ``True`` loads timm's default ImageNet weights (AugReg, normalised with
+            mean = std = 0.5); ``"deit"`` loads DeiT's (ImageNet mean and std); see
+            :data:`CHECKPOINTS` and :func:`pretrained_normalization`. Read from the local
+            Hugging Face cache when there, else downloaded; offline, an immediate error.
         num_classes: Number of classes (a new, randomly initialised head unless 1000).
         **kwargs: Override any :class:`VisionTransformer` argument (e.g. ``img_size=64``).
 
@@ -266,11 +305,19 @@ def vit_tiny_patch16_224(pretrained: bool = False, num_classes: int = 1000, **kw
     return _create_vit("vit_tiny_patch16_224", pretrained, num_classes, **kwargs)
 
 
-def vit_small_patch16_224(pretrained: bool = False, num_classes: int = 1000, **kwargs) -> VisionTransformer:
+def vit_small_patch16_224(pretrained: bool | str = False, num_classes: int = 1000, **kwargs) -> VisionTransformer:
     """ViT-S/16 (C=384, 12 blocks, 6 heads; 22M parameters), timm's ``vit_small_patch16_224``.
 
+    DeiT-S is this architecture: ``pretrained="deit"`` loads timm's ``deit_small_patch16_224``
+    weights, which expect ImageNet normalisation; ``pretrained=True`` loads timm's default
+    (AugReg) weights, which expect mean = std = 0.5
+    (``pretrained_normalization(model.pretrained_name)`` gives either).
+
     Args:
-        pretrained: Load timm's ImageNet weights (needs them in the Hugging Face cache or network).
+        pretrained: ``True`` loads timm's default ImageNet weights (AugReg, normalised with
+            mean = std = 0.5); ``"deit"`` loads DeiT's (ImageNet mean and std); see
+            :data:`CHECKPOINTS` and :func:`pretrained_normalization`. Read from the local
+            Hugging Face cache when there, else downloaded; offline, an immediate error.
         num_classes: Number of classes (a new, randomly initialised head unless 1000).
         **kwargs: Override any :class:`VisionTransformer` argument (e.g. ``img_size=64``).
 
@@ -280,11 +327,14 @@ def vit_small_patch16_224(pretrained: bool = False, num_classes: int = 1000, **k
     return _create_vit("vit_small_patch16_224", pretrained, num_classes, **kwargs)
 
 
-def vit_base_patch16_224(pretrained: bool = False, num_classes: int = 1000, **kwargs) -> VisionTransformer:
+def vit_base_patch16_224(pretrained: bool | str = False, num_classes: int = 1000, **kwargs) -> VisionTransformer:
     """ViT-B/16 (C=768, 12 blocks, 12 heads; 86M parameters), timm's ``vit_base_patch16_224``.
 
     Args:
-        pretrained: Load timm's ImageNet weights (needs them in the Hugging Face cache or network).
+        pretrained: ``True`` loads timm's default ImageNet weights (AugReg, normalised with
+            mean = std = 0.5); ``"deit"`` loads DeiT's (ImageNet mean and std); see
+            :data:`CHECKPOINTS` and :func:`pretrained_normalization`. Read from the local
+            Hugging Face cache when there, else downloaded; offline, an immediate error.
         num_classes: Number of classes (a new, randomly initialised head unless 1000).
         **kwargs: Override any :class:`VisionTransformer` argument (e.g. ``img_size=64``).
 

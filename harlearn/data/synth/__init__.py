@@ -1,8 +1,11 @@
-"""The SynthHAR generator's parts (see :mod:`harlearn.data.synthhar` for the dataset itself).
+"""Moved to :mod:`harlearn.data.synthhar.render`; this old import path keeps working.
 
-- :mod:`.canvas`: drawing primitives and the rasteriser (image + person label map);
-- :mod:`.figure`: the articulated person (17 COCO keypoints, posed in 3D by inverse kinematics);
-- :mod:`.objects`: bike, horse, dog, guitar, book, phone, camera, laptop, pen, table, chair;
-- :mod:`.actions`: the 16 classes as pose + person-object relation, bystanders, class metadata;
-- :mod:`.scene`: backgrounds, clutter, distractors, layout on a ground plane, final render.
+``harlearn.data.synth.<module>`` (``actions``, ``canvas``, ``figure``, ``objects``, ``scene``)
+re-export the modules of :mod:`harlearn.data.synthhar.render` under their old names, so
+``from harlearn.data.synth.actions import CLASSES`` still works. New code imports from
+:mod:`harlearn.data.synthhar.render` (or, for the class metadata, :mod:`harlearn.data.synthhar`).
 """
+
+from . import actions, canvas, figure, objects, scene  # noqa: F401
+
+__all__ = ["actions", "canvas", "figure", "objects", "scene"]

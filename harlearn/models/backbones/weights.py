@@ -8,13 +8,15 @@ swaps the head (:func:`harlearn.models.transfer.finetune_model`). :func:`pretrai
 says where the file is cached, for error messages and offline set-ups (the detector uses it too).
 
 Not a paper's method: the plumbing the papers leave to the reader. Errors name the file, the
-URL and the fix (network, placing the file, or ``pretrained=False``).
+URL and the fix (network, placing the file, the book profile, or ``pretrained=False``); offline
+(the host cannot be reached within a few seconds) they come at once, before any download starts.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import urllib.error
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 import torch
 from torchvision.models import WeightsEnum
 
+from harlearn._offline import unreachable
 from harlearn.models.transfer import ModelT, _head_name, finetune_model
 
 __all__ = ["build_pretrained", "pretrained_weights_path"]
@@ -41,6 +44,14 @@ def pretrained_weights_path(weights: WeightsEnum) -> str:
     """
     filename = os.path.basename(urllib.parse.urlparse(weights.url).path)
     return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
+
+
+def _download_message(url: str, path: str, err: BaseException) -> str:
+    return (
+        f"ImageNet weights could not be downloaded from {url} ({err}): check the network "
+        f"connection, use the book profile (HARLEARN_PROFILE=book, which needs no pretrained "
+        f"weights), place the file at {path} (torch.hub.get_dir()/checkpoints/), or use pretrained=False."
+    )
 
 
 def build_pretrained(
@@ -91,6 +102,10 @@ def build_pretrained(
         ) from None
 
     path = pretrained_weights_path(weights)
+    if not os.path.exists(path):  # offline: fail at once rather than wait on the download
+        blocked = unreachable(weights.url)
+        if blocked is not None:
+            raise RuntimeError(_download_message(weights.url, path, blocked)) from urllib.error.URLError(blocked)
     try:
         state_dict = weights.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError) as err:  # URLError is an OSError
@@ -100,11 +115,7 @@ def build_pretrained(
                 "it is downloaded again, or use pretrained=False."
             )
         else:
-            message = (
-                f"ImageNet weights could not be downloaded from {weights.url} ({err}): check the "
-                f"network connection, or place the file at {path} (torch.hub.get_dir()/checkpoints/), "
-                "or use pretrained=False."
-            )
+            message = _download_message(weights.url, path, err)
         raise RuntimeError(message) from err
     if adapt is not None:
         state_dict = adapt(state_dict)
