@@ -10,7 +10,7 @@ last, and the finished folder is renamed into place, so a dataset folder is neve
 
 Same arguments, same bytes: nothing depends on the number of workers or the order of
 generation. :data:`GENERATOR_VERSION` is bumped whenever the same arguments would draw
-different images (it is part of every cache key, :mod:`.cache`).
+different images (it is part of every cache key, :mod:`harlearn.data.synthhar.cache`).
 """
 
 from __future__ import annotations
