@@ -12,7 +12,8 @@ A chapter shows the blocks it builds and imports its plumbing from here:
   the one statistic of the course;
 - :func:`differs` / :func:`difference` / :func:`compare`: the one rule for "a real difference";
 - cost counters: :func:`count_parameters`, :func:`count_macs`, :func:`images_per_second`,
-  :func:`hardware_name`;
+  :func:`hardware_name`, and the estimated GPU time of a chapter's ``full`` run
+  (:func:`gpu_estimate`, :func:`gpu_budget`);
 - :func:`record`: every number a results table shows goes into
   ``_build/results/<chapter>.json``; ``python -m harlearn.experiments summary`` prints them all
   and what changed since the previous build (``make book`` runs it);
@@ -66,6 +67,10 @@ __all__ = [
     "count_macs",
     "images_per_second",
     "hardware_name",
+    "FULL_GMACS",
+    "GPU_EFFECTIVE_TFLOPS",
+    "gpu_estimate",
+    "gpu_budget",
     "chance_accuracy",
     "chance_map",
     "record",
@@ -471,6 +476,60 @@ def hardware_name(device: torch.device | None = None) -> str:
         with open("/proc/cpuinfo") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     return f"{cpu}, {torch.get_num_threads()} CPU threads"
+
+
+#: Forward GMACs per image at 224 px (the ``full`` input; the detector at its 800-px input), as
+#: :func:`count_macs` measures them on the library's models (tests/test_experiments.py checks
+#: several). For :func:`gpu_estimate`.
+FULL_GMACS: dict[str, float] = {
+    "small_cnn": 2.86,  # small_cnn(40, 64)
+    "resnet50": 4.09,
+    "vgg16": 15.47,
+    "googlenet": 1.50,
+    "densenet121": 2.83,
+    "vit_small_patch16_224": 4.60,
+    "swin_tiny_patch4_window7_224": 4.49,
+    "fasterrcnn_resnet50_fpn": 134.4,  # torchvision's figure for its COCO model at 800 px
+}
+
+#: Effective mixed-precision throughput of one GPU, in TFLOP/s, for :func:`gpu_estimate`.
+#: From NVIDIA's published ResNet-50 v1.5 figures (DeepLearningExamples, PyTorch, 21.03 NGC
+#: container): 2,470 training images/s on one A100-80GB, and 1,198 inference images/s on a T4
+#: (its training throughput is not published; the same efficiency is assumed), at 8.2 GFLOP per
+#: forward pass and 3x that per training image; then halved for a notebook's data pipeline
+#: (JPEG decoding in a few workers instead of DALI). An assumption, stated as one.
+GPU_EFFECTIVE_TFLOPS: dict[str, float] = {"T4": 0.5 * 1198 * 8.18e-3, "A100": 0.5 * 2470 * 3 * 8.18e-3}
+
+
+def gpu_estimate(work: Iterable[tuple[str | float, float, float]],
+                 gpus: dict[str, float] | None = None) -> dict[str, float]:
+    """Estimated seconds of GPU time of some work, per GPU: an estimate, not a measurement.
+
+    Args:
+        work: rows ``(model, training images, inference images)``: ``model`` a key of
+            :data:`FULL_GMACS` or forward GMACs per image; a training image costs three forward
+            passes (forward and backward), an inference image one.
+        gpus: name -> effective TFLOP/s (default :data:`GPU_EFFECTIVE_TFLOPS`).
+
+    Returns:
+        ``{gpu: seconds}``.
+    """
+    flops = 0.0
+    for model, train_images, infer_images in work:
+        gmacs = FULL_GMACS[model] if isinstance(model, str) else float(model)
+        flops += 2e9 * gmacs * (3 * train_images + infer_images)
+    return {name: flops / (tflops * 1e12) for name, tflops in (gpus or GPU_EFFECTIVE_TFLOPS).items()}
+
+
+def gpu_budget(work: Iterable[tuple[str | float, float, float]]) -> str:
+    """One sentence for a chapter's setup cell in ``full``: its estimated GPU time on a T4 and an A100."""
+    def span(seconds: float) -> str:
+        return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(1, round(seconds / 60))} min"
+
+    est = gpu_estimate(list(work))
+    return ("Estimated GPU time of this chapter's full run (from its models' MACs and NVIDIA's published "
+            "ResNet-50 throughputs, halved for a notebook's data pipeline; an estimate, not a measurement): "
+            + ", ".join(f"{span(s)} on one {g}" for g, s in est.items()) + ".")
 
 
 def chance_accuracy(num_classes: int) -> float:

@@ -157,3 +157,25 @@ def test_difference_against_a_fixed_level_is_the_one_sample_interval():
     assert (d.low + 1.0, d.high + 1.0) == pytest.approx((ci.low, ci.high))
     assert E.differs(a, 1.0) and not E.differs([0.9, 1.2, 1.0], 1)
     assert math.isnan(E.difference([1.3], 1.0).low)
+
+
+def test_full_gmacs_are_what_count_macs_measures():
+    from harlearn.models import resnet50, small_cnn
+    from harlearn.transformers import vit_small_patch16_224
+
+    for key, model in [("resnet50", resnet50(40)), ("small_cnn", small_cnn(40, 64)),
+                       ("vit_small_patch16_224", vit_small_patch16_224(num_classes=40))]:
+        measured = E.count_macs(model.eval(), 224) / 1e9
+        assert abs(measured - E.FULL_GMACS[key]) < 0.01 * measured, (key, measured)
+
+
+def test_gpu_estimate_counts_three_passes_per_training_image():
+    one = E.gpu_estimate([(1.0, 0, 1000)], gpus={"X": 1.0})["X"]
+    assert one == pytest.approx(2e12 / 1e12)  # 1000 images x 2 GFLOP at 1 TFLOP/s
+    train = E.gpu_estimate([(1.0, 1000, 0)], gpus={"X": 1.0})["X"]
+    assert train == pytest.approx(3 * one)
+    # ResNet-50 at the A100's published rate: 2,470 training images/s, halved for the data pipeline
+    a100 = E.gpu_estimate([("resnet50", 2470, 0)])["A100"]
+    assert a100 == pytest.approx(2.0, rel=0.01)
+    line = E.gpu_budget([("resnet50", 30 * 4000, 30 * 5532)])
+    assert "T4" in line and "A100" in line and "estimate" in line

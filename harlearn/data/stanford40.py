@@ -44,7 +44,18 @@ from ._common import (
 from ._download import STANFORD40_ARCHIVES, download_missing
 from ._extras import read_sidecar
 
-__all__ = ["Stanford40"]
+__all__ = ["Stanford40", "CONFUSABLE_PAIRS"]
+
+#: Pairs of Stanford40 actions that share their object and differ in the pose or the relation
+#: between person and object (the inter-class similarity of chapter 1; SynthHAR's own pairs are
+#: in its ``synthhar.json``).
+CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("riding_a_bike", "fixing_a_bike"),
+    ("riding_a_horse", "feeding_a_horse"),
+    ("phoning", "texting_message"),
+    ("looking_through_a_microscope", "looking_through_a_telescope"),
+    ("writing_on_a_book", "reading"),
+)
 
 
 class _Record(NamedTuple):

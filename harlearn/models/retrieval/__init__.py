@@ -38,9 +38,11 @@ from harlearn.models.retrieval.model import (
     retrieval_loss_fn,
 )
 from harlearn.models.retrieval.proposals import (
+    WithContextBoxes,
     anchor_boxes_from_batch,
     context_boxes_from_batch,
     rank_context_proposals,
+    with_context_boxes,
 )
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "RegionAwareActionNet",
     "anchor_boxes_from_batch",
     "context_boxes_from_batch",
+    "WithContextBoxes",
+    "with_context_boxes",
     "batch_forward",
     "batch_embedding",
     "retrieval_loss_fn",

@@ -11,7 +11,8 @@ Where this departs from the paper: without a detector (the default here, since n
 weights can be downloaded in the course's ``ci`` and ``book`` profiles) the candidates are
 SynthHAR's exact sidecar boxes (``object_boxes``, ``bystander_boxes`` and the other annotated
 persons), every one with score 1, ranked by IoU with the anchored person as in the paper. Any
-detector can be plugged in through ``detector=``.
+detector can be plugged in through ``detector=``, or, since the paper's detector is frozen, its
+proposals found once per image before training (:func:`with_context_boxes`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from torchvision.ops import box_iou
 
 from harlearn.data.batch import anchor_boxes
 
-__all__ = ["rank_context_proposals", "anchor_boxes_from_batch", "context_boxes_from_batch"]
+__all__ = ["rank_context_proposals", "anchor_boxes_from_batch", "context_boxes_from_batch", "WithContextBoxes",
+           "with_context_boxes"]
 
 
 def _plain(t: torch.Tensor) -> torch.Tensor:
@@ -146,3 +148,90 @@ def context_boxes_from_batch(
             boxes = torch.cat(parts)  # [P, 4]
             candidates.append((boxes, boxes.new_ones(len(boxes))))  # unit scores
     return [rank_context_proposals(b, s, a, k, score_threshold) for (b, s), a in zip(candidates, anchors)]
+
+
+# --------------------------------------------------------------------------------------------
+# A frozen detector's proposals, found once per image
+# --------------------------------------------------------------------------------------------
+
+
+class WithContextBoxes(torch.utils.data.Dataset):
+    """The items of ``dataset`` with precomputed context regions as ``object_boxes``.
+
+    The boxes join each item *before* ``transform`` runs, so a crop, a resize or a flip moves
+    them with the image (they travel as ``tv_tensors.BoundingBoxes``), and
+    :func:`context_boxes_from_batch` without a detector reads them as it reads SynthHAR's
+    sidecar boxes. Made by :func:`with_context_boxes`.
+
+    Args:
+        dataset: a dataset of item dicts, read without a transform.
+        boxes: one ``[P_i, 4]`` pixel ``xyxy`` tensor per item, in the untransformed image.
+        transform: the item transform to run after the boxes join (``None``: none).
+    """
+
+    def __init__(self, dataset: Any, boxes: list[torch.Tensor], transform: Callable | None = None):
+        if len(boxes) != len(dataset):
+            raise ValueError(f"WithContextBoxes: {len(boxes)} box sets for {len(dataset)} items; give one per item.")
+        self.dataset, self.boxes, self.transform = dataset, boxes, transform
+        self.classes = getattr(dataset, "classes", None)
+        self.targets = getattr(dataset, "targets", None)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from torchvision import tv_tensors
+
+        from harlearn.data._common import apply_transform
+
+        item = dict(self.dataset[index])
+        canvas = tuple(item["image"].shape[-2:])
+        item["object_boxes"] = tv_tensors.BoundingBoxes(self.boxes[index].reshape(-1, 4).float(), format="XYXY",
+                                                        canvas_size=canvas)
+        return apply_transform(item, self.transform)
+
+
+@torch.no_grad()
+def with_context_boxes(
+    dataset: Any,
+    detector: torch.nn.Module,
+    *,
+    score_threshold: float = 0.5,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> WithContextBoxes:
+    """Run a frozen detector once over every image of ``dataset``; keep its confident boxes.
+
+    The paper's detector is frozen, so its proposals for an image never change: finding them
+    once, before training, gives the same context regions as running it on every batch (the
+    augmentation then moves the boxes with the image) at the cost of one pass instead of one per
+    epoch. ``dataset.transform`` is taken off for the pass (the detector sees the original
+    image, as torchvision's detectors expect) and runs after the boxes join each item.
+
+    Args:
+        dataset: a dataset with a ``transform`` attribute (``Stanford40``, ``VOCAction``).
+        detector: a torchvision detector (e.g. ``fasterrcnn(pretrained=True)``), on its device.
+        score_threshold: the least confidence a box needs (the paper's proposals: 0.5).
+        batch_size: images per detector call.
+        progress: a tqdm bar over the images.
+
+    Returns:
+        A :class:`WithContextBoxes` over ``dataset`` (whose own transform is now ``None``).
+    """
+    from harlearn.models.detection import detection_images
+
+    transform, dataset.transform = getattr(dataset, "transform", None), None
+    device = next(detector.parameters()).device
+    detector.eval()
+    boxes: list[torch.Tensor] = []
+    starts = range(0, len(dataset), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="proposals", unit="batch")
+    for start in starts:
+        images = [dataset[i]["image"] for i in range(start, min(start + batch_size, len(dataset)))]
+        for found in detector([im.to(device) for im in detection_images(images)]):
+            keep = found["scores"] >= score_threshold
+            boxes.append(found["boxes"][keep].float().cpu())
+    return WithContextBoxes(dataset, boxes, transform)
