@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test data install sync clean
+.PHONY: book test data zoo install sync clean
 
 # Create the virtual environment and install the tested stack (requirements.txt) and harlearn.
 $(STAMP): requirements.txt pyproject.toml
@@ -19,6 +19,12 @@ install: $(STAMP)
 # Generate the SynthHAR datasets the chapters read (skipped when already present).
 data: $(STAMP)
 	HARLEARN_PROFILE=$${HARLEARN_PROFILE:-book} $(BIN)/python -m harlearn.data.synthhar --prepare
+
+# Rebuild every course checkpoint (harlearn.zoo) from the recipes in harlearn/zoo/recipes.py, on the
+# SynthHAR pretraining corpus (generated on first use), into harlearn/zoo/weights/. Times per entry:
+# harlearn/zoo/README.md. An interrupted build resumes; one entry: python -m harlearn.zoo build NAME.
+zoo: data
+	$(BIN)/python -m harlearn.zoo build all
 
 # Execute every chapter in the `book` profile (override with HARLEARN_PROFILE) and build _build/html.
 # The execution cache is keyed on the notebooks' code, not on the profile: drop it when the

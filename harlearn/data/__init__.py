@@ -4,6 +4,8 @@
 - ``VOCAction``: PASCAL VOC 2012 Action (one item per person, ten multi-hot actions);
 - ``make_synthhar`` / ``synthhar_root``: SynthHAR, the embedded procedural dataset that is
   written in both layouts above, so the same loaders read it (imported on first use);
+- ``PretrainingCorpus``: SynthHAR's pretraining corpus (the course checkpoints' "ImageNet":
+  posed people and objects, 29 multi-hot labels that are not the course actions);
 - ``collate``: the ``DataLoader`` ``collate_fn`` for the item dicts;
 - ``data_home``: where datasets and downloads live (``$HARLEARN_DATA``, else ``~/.cache/harlearn``);
 - ``course_root`` / ``course_datasets``: the datasets a chapter uses for the current profile
@@ -22,6 +24,7 @@ from typing import Any
 from . import transforms
 from ._common import collate, data_home
 from .cache import InMemory
+from .corpus import PretrainingCorpus
 from .course import cached_datasets, course_datasets, course_root
 from .stanford40 import Stanford40
 from .voc_action import VOC_ACTIONS, VOCAction
@@ -30,6 +33,7 @@ __all__ = [
     "Stanford40",
     "VOCAction",
     "VOC_ACTIONS",
+    "PretrainingCorpus",
     "collate",
     "data_home",
     "course_root",

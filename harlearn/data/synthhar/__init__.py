@@ -31,6 +31,9 @@ The package, one concept a module:
 - :mod:`.build`: :func:`~.build.make_synthhar`, one dataset into one folder (work list, workers,
   atomic install, ``synthhar.json``);
 - :mod:`.layouts`: the Stanford40 and VOC annotation and index files;
+- :mod:`.corpus`: the pretraining corpus of the course checkpoints (:func:`~.corpus.make_corpus`,
+  :func:`~.corpus.corpus_root`): posed people and objects with their own labels, seeds disjoint
+  from every course image;
 - :mod:`.cache`: :func:`~.cache.synthhar_root`, where a profile's dataset lives, and ``--prepare``;
 - :mod:`.render`: drawing one scene (canvas, figure, objects, actions, scene; formerly
   ``harlearn.data.synth``, which still re-exports it);
@@ -58,6 +61,7 @@ from typing import Any
 
 from .build import GENERATOR_VERSION, JPEG_QUALITY, LAYOUTS, make_synthhar
 from .build import _stanford40_tasks, _voc_tasks  # noqa: F401  the work lists, for benchmarks/
+from .corpus import CORPUS_LABELS, corpus_root, make_corpus
 from .cache import PREPARE_BIASES, data_home, synthhar_key, synthhar_root
 from .render.actions import (
     CLASS_OBJECTS, CLASSES, CONFUSABLE_PAIRS, DESIGNATED_DISTRACTOR, DISTRACTOR_OBJECTS, VOC_ACTIONS, VOC_MAPPING,
@@ -68,7 +72,7 @@ from .render.scene import DEFAULT_DIFFICULTY, Difficulty, render_scene
 __all__ = [
     "make_synthhar", "synthhar_root", "synthhar_key", "GENERATOR_VERSION", "LAYOUTS", "CLASSES",
     "CONFUSABLE_PAIRS", "VOC_ACTIONS", "VOC_MAPPING", "DESIGNATED_DISTRACTOR", "Difficulty",
-    "PREPARE_BIASES",
+    "PREPARE_BIASES", "make_corpus", "corpus_root", "CORPUS_LABELS",
 ]
 
 
