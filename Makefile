@@ -43,8 +43,10 @@ test: $(STAMP)
 	HARLEARN_PROFILE=ci $(BIN)/python -m harlearn.data.synthhar --prepare
 	HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake book/ $(PYTEST_ARGS)
 
-# Regenerate each chapter's .ipynb (Colab twin) from its MyST markdown source.
+# Write each chapter's Colab badge and install cell from _config.yml's repository.url and the
+# release tag (tools/sync_colab.py), then regenerate its .ipynb (Colab twin) from its MyST source.
 sync: $(STAMP)
+	$(BIN)/python tools/sync_colab.py
 	$(BIN)/jupytext --update --to ipynb book/[0-9]*.md
 
 clean:

@@ -111,6 +111,8 @@ def setup(chapter: str, seed: int = 0, profile: Any = None, quiet: bool = False)
         print(P.describe(device))
         if P.name == "ci":
             print("ci profile: this run only proves that the code runs; none of its numbers is a result.")
+        elif P.name == "book":
+            print("book profile: sized to run in about 5 minutes on two CPU cores.")
     return P, device
 
 

@@ -60,3 +60,37 @@ def test_every_chapter_is_in_the_toc():
         assert f"book/{md.stem}" in listed, f"{md.name} is not in _toc.yml"
     for entry in listed:
         assert any((ROOT / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")), entry
+
+
+def test_colab_badges_and_install_cells_come_from_one_setting():
+    """Badge and install cell follow _config.yml's repository.url and the release tag; never main."""
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(ROOT / "tools" / "sync_colab.py"), "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import sync_colab
+    finally:
+        sys.path.pop(0)
+    tag = sync_colab.release()
+    for md in CHAPTERS:
+        text = md.read_text()
+        assert f"/blob/{tag}/book/{md.stem}.ipynb" in text, md.name
+        assert f"git+https://github.com/{sync_colab.repository()}@{tag}" in text, md.name
+        assert "/blob/main/" not in text and "harlearn@main" not in text, md.name
+
+
+def test_sync_colab_rewrites_a_stale_chapter(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import sync_colab
+    finally:
+        sys.path.pop(0)
+    stale = CHAPTERS[0].read_text().replace(f"@{sync_colab.release()}", "").replace(
+        f"/blob/{sync_colab.release()}/", "/blob/main/")
+    assert sync_colab.synced(stale, CHAPTERS[0].stem) == CHAPTERS[0].read_text()
