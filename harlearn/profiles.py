@@ -90,6 +90,14 @@ class Profile:
             f" batch_size={self.batch_size}, seeds={list(self.seeds)}"
         )
 
+    def cap(self, n: int) -> int:
+        """How many of ``n`` items a loop outside ``fit`` / ``evaluate`` should process.
+
+        ``n`` in every profile except smoke mode, where it is at most ``max_batches * batch_size``
+        (8): e.g. ``detect_persons`` over ``P.cap(len(test_set))`` images, not the whole test set.
+        """
+        return min(n, self.max_batches * self.batch_size) if self.smoke else n
+
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed (e.g. ``P.replace(epochs=1)``)."""
         return dataclasses.replace(self, **changes)

@@ -101,3 +101,10 @@ def test_smoke_caps_every_recipe(monkeypatch):
     assert (config.epochs, config.batch_size, config.max_batches) == (1, 4, 2)
     full = experiments.recipe(profiles.get("full"), "mae", epochs=200)
     assert (full.epochs, full.batch_size, full.max_batches) == (200, 32, None)
+
+
+def test_cap_cuts_loops_in_smoke_mode_only():
+    smoke = profiles.as_smoke(cuda=False)
+    assert smoke.cap(5532) == smoke.max_batches * smoke.batch_size == 8 and smoke.cap(3) == 3
+    for name in ("ci", "book", "full"):
+        assert profiles.get(name).cap(5532) == 5532
