@@ -113,6 +113,9 @@ def setup(chapter: str, seed: int = 0, profile: Any = None, quiet: bool = False)
             print("ci profile: this run only proves that the code runs; none of its numbers is a result.")
         elif P.name == "book":
             print("book profile: sized to run in about 5 minutes on two CPU cores.")
+        elif getattr(P, "smoke", False):
+            print("full profile in smoke mode: the full code path on a few batches with random stand-in "
+                  "weights; it only proves that the code runs; none of its numbers is a result.")
     return P, device
 
 
@@ -171,7 +174,8 @@ def recipe(profile: Any = None, family: str = "cnn", **changes: Any):
     Returns:
         A :class:`~harlearn.train.TrainConfig`: the family's optimiser and schedule, the
         profile's epochs, batch size, workers and batch cap, mixed precision on (used where the
-        device supports it), no progress bars.
+        device supports it), no progress bars. In smoke mode (``P.smoke``) the epochs, batch
+        size and batch cap are at most the profile's, whatever ``changes`` asks for.
     """
     from harlearn.train import TrainConfig
 
@@ -190,6 +194,10 @@ def recipe(profile: Any = None, family: str = "cnn", **changes: Any):
     if unknown:
         raise ValueError(f"recipe() got unknown TrainConfig fields {sorted(unknown)}.")
     config.update(changes)
+    if getattr(P, "smoke", False):  # smoke mode cuts the work of every recipe, a chapter's own epochs too
+        config["epochs"] = min(config["epochs"], P.epochs)
+        config["batch_size"] = min(config["batch_size"], P.batch_size)
+        config["max_batches"] = min(config["max_batches"] or P.max_batches, P.max_batches)
     if config["warmup_epochs"] > config["epochs"] / 2:  # a short run warms up for at most half of it
         config["warmup_epochs"] = config["epochs"] / 4
     return TrainConfig(**config)
@@ -632,7 +640,8 @@ def record(table: str, row: str, metric: str, values: Iterable[float], *, chance
         content = json.loads(path.read_text())
     else:
         device = _STATE["device"] or torch.device("cpu")
-        content = {"chapter": chapter, "profile": P.name, "device": hardware_name(device),
+        content = {"chapter": chapter, "profile": P.name + (" (smoke)" if getattr(P, "smoke", False) else ""),
+                   "device": hardware_name(device),
                    "torch": torch.__version__, "started": _dt.datetime.now().isoformat(timespec="seconds"),
                    "records": []}
         _STATE["reset"].add(chapter)
@@ -710,8 +719,10 @@ def conclude(text: str, profile: Any = None) -> None:
     from IPython.display import Markdown, display
 
     text = ". ".join(part[:1].upper() + part[1:] for part in text.split(". "))  # sentences start with a capital
-    if _profile(profile).name == "ci":
-        text = "*(`ci` run: the wording below is chosen mechanically from numbers that are not results.)* " + text
+    P = _profile(profile)
+    if P.name == "ci" or getattr(P, "smoke", False):
+        run = "`full` smoke" if getattr(P, "smoke", False) else "`ci`"
+        text = f"*({run} run: the wording below is chosen mechanically from numbers that are not results.)* " + text
     display(Markdown(text))
 
 

@@ -11,6 +11,20 @@
 - ``full``: a GPU, the real dataset (Stanford40 / VOC 2012 Action),
   ImageNet-pretrained backbones and the papers' hyperparameters.
 
+``HARLEARN_SMOKE=1`` together with ``HARLEARN_PROFILE=full`` is *smoke mode*: the ``full``
+code path cut short so that it runs on a CPU (CI runs every chapter this way). It is the
+``full`` profile (same ``name``, image sizes, model widths, ``dataset="real"``,
+``pretrained=True``) with only the amount of work cut: ``epochs`` 1, ``max_batches`` 2 (per
+epoch, train and evaluation), ``batch_size`` 4, one seed, and ``num_workers`` 0 on a machine
+without CUDA (the full value on CUDA, so the worker code path runs on a GPU). ``Profile.smoke``
+says so and :meth:`Profile.describe` prints it. The real-format files are read from
+``$HARLEARN_DATA/stanford40`` and ``$HARLEARN_DATA/voc2012`` (``harlearn.data.testing`` writes
+small ones), and every pretrained checkpoint is replaced by a random stand-in with the
+checkpoint's keys and shapes that goes through the same loading code
+(:mod:`harlearn.pretrained_source`). ``HARLEARN_SMOKE`` with ``ci`` or ``book`` is an error
+(:func:`current` raises): those already run on a CPU, and a smoke run that silently ran
+another profile would prove nothing about ``full``.
+
 Chapters read the profile once in their setup cell::
 
     from harlearn import profiles
@@ -26,10 +40,20 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Profile", "PROFILES", "current", "get", "device", "ENV_VAR"]
+__all__ = [
+    "Profile", "PROFILES", "current", "get", "device", "ENV_VAR",
+    "SMOKE_ENV_VAR", "smoke_requested", "as_smoke",
+]
 
 ENV_VAR = "HARLEARN_PROFILE"
 DEFAULT = "book"
+
+#: Smoke mode's switch (``1``/``true``/``yes``/``on``; ``0``/``false``/``no``/``off`` or unset: off).
+SMOKE_ENV_VAR = "HARLEARN_SMOKE"
+#: What smoke mode cuts (see the module docstring); nothing else changes.
+SMOKE_EPOCHS = 1
+SMOKE_MAX_BATCHES = 2
+SMOKE_BATCH_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -48,17 +72,31 @@ class Profile:
     seeds: tuple[int, ...]  # seeds for any experiment that reports spread
     pretrained: bool  # ImageNet weights through torchvision/timm (full only)
     num_workers: int  # DataLoader workers
-    max_batches: int | None = None  # cap on batches per epoch (ci), None for all
+    max_batches: int | None = None  # cap on batches per epoch, train and evaluation (ci, smoke), None for all
+    smoke: bool = False  # smoke mode: full's code path with the work cut (HARLEARN_SMOKE=1, see as_smoke)
 
     def describe(self, dev: torch.device | None = None) -> str:
-        """One line for a chapter's setup cell: which profile, on which device."""
+        """One line for a chapter's setup cell: which profile, on which device (and "smoke")."""
         dev = dev or device()
+        smoke = (
+            f" (smoke: full's code path, {self.epochs} epoch x {self.max_batches} batches of"
+            f" {self.batch_size}, random stand-ins for the pretrained weights)"
+            if self.smoke else ""
+        )
         return (
-            f"harlearn profile '{self.name}' on {dev.type}"
+            f"harlearn profile '{self.name}'{smoke} on {dev.type}"
             f" ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'{torch.get_num_threads()} CPU threads'})"
             f": dataset={self.dataset}, image_size={self.image_size}, epochs={self.epochs},"
             f" batch_size={self.batch_size}, seeds={list(self.seeds)}"
         )
+
+    def cap(self, n: int) -> int:
+        """How many of ``n`` items a loop outside ``fit`` / ``evaluate`` should process.
+
+        ``n`` in every profile except smoke mode, where it is at most ``max_batches * batch_size``
+        (8): e.g. ``detect_persons`` over ``P.cap(len(test_set))`` images, not the whole test set.
+        """
+        return min(n, self.max_batches * self.batch_size) if self.smoke else n
 
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed (e.g. ``P.replace(epochs=1)``)."""
@@ -122,9 +160,64 @@ def get(name: str) -> Profile:
         ) from None
 
 
+def smoke_requested() -> bool:
+    """Whether ``HARLEARN_SMOKE`` asks for smoke mode.
+
+    Raises:
+        ValueError: a value that is neither on (``1``, ``true``, ``yes``, ``on``) nor off
+            (unset, empty, ``0``, ``false``, ``no``, ``off``).
+    """
+    value = os.environ.get(SMOKE_ENV_VAR, "").strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise ValueError(f"{SMOKE_ENV_VAR}={os.environ[SMOKE_ENV_VAR]!r}: use 1 (smoke mode) or 0 (off).")
+
+
+def as_smoke(profile: Profile | None = None, *, cuda: bool | None = None) -> Profile:
+    """The smoke version of the ``full`` profile: its code path, with only the work cut.
+
+    Args:
+        profile: the profile to cut (default: ``full``); it must be ``full``.
+        cuda: whether CUDA is there (default: ``torch.cuda.is_available()``); without it the
+            DataLoaders run in the main process (``num_workers=0``).
+
+    Returns:
+        A copy with ``smoke=True``, ``epochs`` 1, ``max_batches`` 2, ``batch_size`` 4 (at most),
+        the first seed only; everything else (``name``, sizes, widths, data, ``pretrained``)
+        unchanged.
+
+    Raises:
+        ValueError: a profile other than ``full``.
+    """
+    profile = profile or PROFILES["full"]
+    if profile.name != "full":
+        raise ValueError(
+            f"{SMOKE_ENV_VAR}=1 runs the full profile's code path cut short; it does not apply to profile "
+            f"{profile.name!r}, which already runs on a CPU: set {ENV_VAR}=full, or unset {SMOKE_ENV_VAR}."
+        )
+    if profile.smoke:
+        return profile
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    return profile.replace(
+        smoke=True,
+        epochs=min(profile.epochs, SMOKE_EPOCHS),
+        max_batches=SMOKE_MAX_BATCHES,
+        batch_size=min(profile.batch_size, SMOKE_BATCH_SIZE),
+        seeds=profile.seeds[:1],
+        num_workers=profile.num_workers if cuda else 0,
+    )
+
+
 def current() -> Profile:
-    """The profile named by ``HARLEARN_PROFILE`` (``book`` when unset)."""
-    return get(os.environ.get(ENV_VAR, DEFAULT) or DEFAULT)
+    """The profile named by ``HARLEARN_PROFILE`` (``book`` when unset), cut to smoke mode by ``HARLEARN_SMOKE``.
+
+    Raises:
+        ValueError: an unknown profile, or ``HARLEARN_SMOKE`` with a profile other than ``full``.
+    """
+    profile = get(os.environ.get(ENV_VAR, DEFAULT) or DEFAULT)
+    return as_smoke(profile) if smoke_requested() else profile
 
 
 def device() -> torch.device:

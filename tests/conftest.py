@@ -18,6 +18,16 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def no_smoke_mode(monkeypatch):
+    """Unit tests see the loaders as a user does: smoke mode off unless a test turns it on.
+
+    (``HARLEARN_SMOKE=1`` belongs to the notebook run in ``full`` smoke mode; set in the
+    environment of a unit test run, it would replace every pretrained checkpoint by a stand-in.)
+    """
+    monkeypatch.delenv("HARLEARN_SMOKE", raising=False)
+
+
 @pytest.fixture
 def stanford40_root(tmp_path):
     """Six images of three classes; one has two persons, one is grayscale, one box touches the edge."""

@@ -53,6 +53,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from harlearn import pretrained_source
 from harlearn._offline import unreachable
 from harlearn.models.backbones.weights import pretrained_weights_path
 
@@ -148,7 +149,8 @@ def fasterrcnn(
             (``1 = person``, as in COCO), ``1 + len(object classes)`` for objects. With
             ``pretrained`` and ``num_classes != 91`` the COCO box classifier is replaced by a
             fresh one.
-        pretrained: Load torchvision's COCO weights (needs a network connection the first time).
+        pretrained: Load torchvision's COCO weights (needs a network connection the first time;
+            in smoke mode, ``HARLEARN_SMOKE=1``, a random stand-in through the same builder).
         backbone: ``"small"`` (default without ``pretrained``; see :class:`SmallBackbone`),
             ``"mobilenet_v3"`` (default with ``pretrained``; MobileNetV3-Large-FPN) or
             ``"resnet50"`` (ResNet-50-FPN). The last two without ``pretrained`` are torchvision's
@@ -196,11 +198,13 @@ def fasterrcnn(
         return builder(weights=None, weights_backbone=None, num_classes=num_classes, **options)
 
     path = pretrained_weights_path(weights)
-    blocked = None if os.path.exists(path) else unreachable(weights.url)  # offline: fail at once
+    smoke = pretrained_source.stand_ins_active()  # smoke mode: a random stand-in, no file, no network
+    blocked = None if smoke or os.path.exists(path) else unreachable(weights.url)  # offline: fail at once
     try:
         if blocked is not None:
             raise urllib.error.URLError(blocked)
-        model = builder(weights=weights, **options)  # 91 COCO classes
+        with pretrained_source.torchvision_fetch(weights):
+            model = builder(weights=weights, **options)  # 91 COCO classes
     except (OSError, RuntimeError, pickle.UnpicklingError) as err:  # URLError is an OSError
         if os.path.exists(path):
             message = (f"The COCO detector weights {path} could not be read ({err}): delete the file so "

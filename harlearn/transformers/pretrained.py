@@ -13,6 +13,10 @@ with an error that does not say what to do. :func:`create_timm_pretrained` inste
    at once;
 3. otherwise lets timm download as usual (and turns any failure into the same one sentence).
 
+In smoke mode (``HARLEARN_SMOKE=1``) none of this runs: timm gets a random stand-in with the
+checkpoint's keys and shapes as its own ``state_dict`` source (:mod:`harlearn.pretrained_source`)
+and loads it exactly as it loads a downloaded file.
+
 :func:`pretrained_normalization` reads a checkpoint's input mean and std from timm's local
 pretrained config (no download): timm's default ``vit_small_patch16_224`` is the AugReg
 checkpoint, normalised with mean = std = 0.5, while DeiT-S (``deit_small_patch16_224``, the
@@ -31,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from harlearn import pretrained_source
 from harlearn._offline import PROBE_TIMEOUT, offline_env, unreachable
 
 __all__ = [
@@ -164,6 +169,9 @@ def create_timm_pretrained(name: str, **kwargs: Any) -> nn.Module:
     import timm
 
     cfg = timm_pretrained_cfg(name)
+    if pretrained_source.stand_ins_active():  # smoke mode: a random stand-in through timm's own loading
+        overlay = dict(state_dict=pretrained_source.timm_stand_in(name))
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
     repo = _hf_repo(cfg)[0] or f"timm/{name}"
     advice = OFFLINE_ADVICE.format(repo=repo, torch_cache=os.path.join(torch.hub.get_dir(), "checkpoints"))
     prefix = f"Could not load the pretrained weights of {name!r} through timm"

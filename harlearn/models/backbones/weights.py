@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torchvision.models import WeightsEnum
 
+from harlearn import pretrained_source
 from harlearn._offline import unreachable
 from harlearn.models.transfer import ModelT, _head_name, finetune_model
 
@@ -66,7 +67,9 @@ def build_pretrained(
     """Build ``model_cls(1000, **kwargs)``, load torchvision's ImageNet weights, set the head.
 
     The weights come through torchvision's own API (``weights.get_state_dict``), so they are
-    downloaded once into torch hub's cache and checked against the hash in their file name.
+    downloaded once into torch hub's cache and checked against the hash in their file name. In
+    smoke mode (``HARLEARN_SMOKE=1``) that call returns a random stand-in with the file's keys
+    and shapes (:mod:`harlearn.pretrained_source`), and everything after it runs unchanged.
 
     Args:
         model_cls: The model class, e.g. :class:`ResNet`.
@@ -102,12 +105,14 @@ def build_pretrained(
         ) from None
 
     path = pretrained_weights_path(weights)
-    if not os.path.exists(path):  # offline: fail at once rather than wait on the download
+    smoke = pretrained_source.stand_ins_active()  # smoke mode: a random stand-in, no file, no network
+    if not smoke and not os.path.exists(path):  # offline: fail at once rather than wait on the download
         blocked = unreachable(weights.url)
         if blocked is not None:
             raise RuntimeError(_download_message(weights.url, path, blocked)) from urllib.error.URLError(blocked)
     try:
-        state_dict = weights.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
+        with pretrained_source.torchvision_fetch(weights):
+            state_dict = weights.get_state_dict(progress=True, check_hash=True, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, pickle.UnpicklingError) as err:  # URLError is an OSError
         if os.path.exists(path):
             message = (
