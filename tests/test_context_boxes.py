@@ -59,3 +59,11 @@ def test_one_box_set_per_item(stanford40_root):
     raw = Stanford40(stanford40_root, split="train")
     with pytest.raises(ValueError, match="3 items"):
         WithContextBoxes(raw, [torch.zeros(0, 4)])
+
+
+def test_max_images_cuts_the_detector_pass(stanford40_root):
+    dataset = Stanford40(stanford40_root, split="train")
+    detector = FakeDetector()
+    wrapped = with_context_boxes(dataset, detector, batch_size=1, max_images=2)
+    assert detector.calls == 2 and len(wrapped) == 3
+    assert wrapped[0]["object_boxes"].shape == (1, 4) and wrapped[2]["object_boxes"].shape == (0, 4)

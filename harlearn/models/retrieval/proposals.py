@@ -198,6 +198,7 @@ def with_context_boxes(
     *,
     score_threshold: float = 0.5,
     batch_size: int = 8,
+    max_images: int | None = None,
     progress: bool = False,
 ) -> WithContextBoxes:
     """Run a frozen detector once over every image of ``dataset``; keep its confident boxes.
@@ -213,6 +214,8 @@ def with_context_boxes(
         detector: a torchvision detector (e.g. ``fasterrcnn(pretrained=True)``), on its device.
         score_threshold: the least confidence a box needs (the paper's proposals: 0.5).
         batch_size: images per detector call.
+        max_images: run the detector on the first ``max_images`` images only; the others get no
+            proposals (smoke mode's cut, ``P.cap(len(dataset))``); ``None``: all.
         progress: a tqdm bar over the images.
 
     Returns:
@@ -224,14 +227,16 @@ def with_context_boxes(
     device = next(detector.parameters()).device
     detector.eval()
     boxes: list[torch.Tensor] = []
-    starts = range(0, len(dataset), batch_size)
+    count = len(dataset) if max_images is None else min(max_images, len(dataset))
+    starts = range(0, count, batch_size)
     if progress:
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="proposals", unit="batch")
     for start in starts:
-        images = [dataset[i]["image"] for i in range(start, min(start + batch_size, len(dataset)))]
+        images = [dataset[i]["image"] for i in range(start, min(start + batch_size, count))]
         for found in detector([im.to(device) for im in detection_images(images)]):
             keep = found["scores"] >= score_threshold
             boxes.append(found["boxes"][keep].float().cpu())
+    boxes += [torch.zeros(0, 4) for _ in range(len(dataset) - count)]
     return WithContextBoxes(dataset, boxes, transform)
