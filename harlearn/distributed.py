@@ -167,6 +167,22 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over the processes; the gradient of every process's copy is the sum of all their gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm whose training statistics are those of the global batch, for CPU processes (gloo).
 
@@ -187,13 +203,11 @@ class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         self._check_input_dim(x)
         if not (self.training and is_distributed() and world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce  # autograd-aware
-
         C = x.shape[1]
         dims = [0, *range(2, x.dim())]  # every axis but the channels
         xd = x.double()
         count = xd.new_tensor([x.numel() // C])
-        stats = all_reduce(torch.cat([xd.sum(dims), (xd * xd).sum(dims), count]))  # [2C + 1], summed
+        stats = _AllReduceSum.apply(torch.cat([xd.sum(dims), (xd * xd).sum(dims), count]))  # [2C + 1], summed
         n = stats[-1]
         mean = stats[:C] / n  # [C]
         var = (stats[C : 2 * C] / n - mean * mean).clamp(min=0)  # [C], biased
