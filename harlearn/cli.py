@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     train.add_argument("--val-fraction", type=float, default=0.1,
                        help="fraction of the training split held out to choose best.pt (0: best = last; default 0.1)")
-    train.add_argument("--seed", type=int, default=0, help="seeds the order, augmentation, dropout and hold-out")
+    train.add_argument("--seed", type=int, default=0, help="seeds the initial weights, hold-out, order, augmentation, dropout")
     train.add_argument("--max-batches", type=int, help="cap on batches per epoch (default: the profile's)")
     train.add_argument("--workers", type=int, help="DataLoader worker processes (default: the profile's)")
     train.add_argument("--sync-bn", action="store_true", help="with several processes: synchronised BatchNorm")
@@ -398,7 +398,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_set = Subset(train_full, train_idx)
     val_set = Subset(plain, val_idx) if val_idx else None
 
+    from harlearn.train import fit, seed_everything
+
     full_width = P.name == "full" or bool(pretrained)
+    seed_everything(args.seed)  # the initial weights (DDP copies rank 0's to the others)
     try:
         model = catalog.build_model(args.model, len(classes), profile=P, image_size=size,
                                     full_width=full_width, pretrained=pretrained)
@@ -432,11 +435,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if loaded:
         say(f"  {loaded}")
 
-    from harlearn.train import fit
-
     loss_fn = spec.loss() if spec.loss is not None else None
     try:
         history = fit(model, train_set, val_set, config, loss_fn=loss_fn, resume=args.resume)
+    except ValueError as err:  # a batch size the processes cannot share, a resume not every one can see
+        raise CommandError(str(err)) from err
     except RuntimeError as err:
         if "Non-finite loss" in str(err) or "corrupt" in str(err):
             raise CommandError(str(err)) from err

@@ -429,6 +429,13 @@ def fit(
     ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     if resume and ckpt_dir is None:
         raise ValueError("resume=True needs config.checkpoint_dir (where last.pt is).")
+    if ddp and resume:  # every process must resume, or none: they train in lockstep
+        found = distributed.all_reduce_sum([float((ckpt_dir / "last.pt").exists())], device)[0]
+        if found not in (0, world):
+            raise ValueError(
+                f"resume=True: {ckpt_dir / 'last.pt'} is visible to {found:.0f} of {world} processes: put "
+                "checkpoint_dir on a file system every machine shares (rank 0 writes it there)."
+            )
     if resume and (ckpt_dir / "last.pt").exists():
         state = load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scheduler, scaler)
         history, start_epoch = History.from_dict(state["history"]), state["epoch"]

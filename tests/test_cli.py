@@ -70,6 +70,15 @@ def test_train_writes_a_run_folder(run):
     assert load_checkpoint(run / "best.pt")["epoch"] == 1
 
 
+def test_the_same_command_gives_the_same_weights(home, run, tmp_path):
+    assert cli.main(["train", "small-cnn", "--data", "synthhar", "--root", str(home / "synth"), "--profile", "ci",
+                     "--out", str(tmp_path / "again")]) == 0
+    from harlearn.train import load_checkpoint
+
+    a, b = (load_checkpoint(r / "best.pt")["model"] for r in (run, tmp_path / "again"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_eval_reports_the_chapters_metrics(home, run, capsys):
     scores_file = home / "scores.json"
     assert cli.main(["eval", str(run / "best.pt"), "--json", str(scores_file)]) == 0
