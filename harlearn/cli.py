@@ -338,6 +338,25 @@ def _write_history(out: Path, history) -> None:
     _publish(tmp, out / "history.csv")
 
 
+def _one_at_a_time(fn):
+    """``fn()`` in every process: rank 0 first, then the first process of each other machine, then the rest.
+
+    What the first call writes (a dataset generated on first use) the later ones find, on a shared
+    file system or on each machine's own; no two processes write the same folder at once.
+    """
+    from harlearn import distributed
+
+    if not distributed.is_distributed():
+        return fn()
+    rank, local = distributed.rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    result = None
+    for turn in (rank == 0, rank != 0 and local == 0, local != 0):
+        if turn:
+            result = fn()
+        distributed.barrier()
+    return result
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """``harlearn train MODEL --data NAME``: the course's recipe and loop, into a run folder."""
     from harlearn import catalog, distributed
@@ -378,14 +397,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from harlearn import experiments
     from harlearn.data import transforms as T
 
-    if args.root:
-        root = Path(args.root)
-    else:  # SynthHAR is generated on first use: by rank 0 alone, the others wait
-        if main_process:
-            root = _default_root(args.data, P)
-        distributed.barrier()
-        if not main_process:
-            root = _default_root(args.data, P)
+    # SynthHAR is generated on first use: by one process per machine, never by two at once
+    root = Path(args.root) if args.root else _one_at_a_time(lambda: _default_root(args.data, P))
     size = args.image_size or catalog.default_image_size(args.model, P)
     real = args.data in ("stanford40", "voc")
     train_tf = T.train_transform(size, randaugment=real)  # SynthHAR: crops and flips, as in chapter 2

@@ -7,11 +7,14 @@ in two processes; the tests compare the result with one process and the same glo
 - with synchronised BatchNorm they agree too (the statistics are the global batch's), the run
   writes one checkpoint (rank 0's), which a plain single-process model loads strictly, and a
   resume from it continues as one process would; without synchronisation they do not agree
-  (each process normalises its own half-batch), so the comparison can fail.
+  (each process normalises its own half-batch), so the comparison can fail;
+- the README's command, ``torchrun --nproc_per_node=2 -m harlearn train ...``, trains with two
+  processes, rank 0 alone printing and writing the run folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -37,19 +40,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def torchrun(*program: str) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node=2 PROGRAM...`` with gloo on the loopback interface, bounded by a timeout."""
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+           "--master_addr=127.0.0.1", f"--master_port={free_port()}", *program]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    print(f"two gloo processes: {time.perf_counter() - start:.1f} s")
+    return proc
+
+
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
     """Run the worker with torchrun (2 processes, gloo, loopback) once; load what each rank saved."""
     out = tmp_path_factory.mktemp("ddp")
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-           "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(WORKER), str(out)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
-    seconds = time.perf_counter() - start
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    print(f"two gloo processes: {seconds:.1f} s")
+    torchrun(str(WORKER), str(out))
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     return out, ranks
 
@@ -129,3 +137,24 @@ def test_sync_batchnorm_completes_writes_one_checkpoint_and_resumes(two_processe
     train(model, config())
     with pytest.raises(AssertionError, match="largest difference"):
         assert_close(ranks[0]["bn_unsynced"][0], plain(model), 1e-3)
+
+
+def test_the_harlearn_command_under_torchrun(tmp_path):
+    """The README's command on a tiny dataset in the Stanford40 layout: one run folder, rank 0's."""
+    from _fixtures import write_stanford40
+
+    from harlearn import cli
+
+    classes = ["applauding", "jumping", "reading"]
+    images = [{"id": f"{c}_{i:03d}", "split": "train" if i <= 6 else "test", "size": (40, 32),
+               "persons": [(2, 2, 30, 28)]} for c in classes for i in range(1, 9)]
+    root = write_stanford40(tmp_path / "stanford40", images, classes)
+    out = tmp_path / "run"
+    proc = torchrun("-m", "harlearn", "train", "small-cnn", "--data", "stanford40", "--root", str(root),
+                    "--profile", "ci", "--batch-size", "4", "--val-fraction", "0.2", "--sync-bn", "--out", str(out))
+    assert proc.stdout.count("over 2 processes") == 1  # rank 0 alone prints
+    assert sorted(p.name for p in out.iterdir()) == sorted(cli.RUN_FILES)  # rank 0 alone writes
+    config = json.loads((out / "config.json").read_text())
+    assert config["world_size"] == 2 and config["train_config"]["sync_batchnorm"] is True
+    assert (config["train_items"], config["val_items"]) == (14, 4)
+    assert json.loads((out / "history.json").read_text())["epoch"] == [1]
