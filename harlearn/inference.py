@@ -35,7 +35,7 @@ from harlearn.losses import classification_loss as _criterion
 from harlearn.losses import logits_of
 from harlearn.losses import targets_of as _targets
 
-__all__ = ["predict", "evaluate", "unpack_loss_output", "batch_size_of", "LossFn"]
+__all__ = ["predict", "evaluate", "scores_of_predictions", "unpack_loss_output", "batch_size_of", "LossFn"]
 
 #: What a loss function may return (see the module docstring).
 LossOutput = Union[
@@ -242,6 +242,18 @@ def evaluate(
         mAP are NaN when the ``loss_fn`` gives no logits (e.g. the MAE's reconstruction loss).
     """
     out = predict(model, data, device=device, batch_size=batch_size, forward=forward, **kwargs)
+    return scores_of_predictions(out)
+
+
+def scores_of_predictions(out: dict[str, Any]) -> dict[str, Any]:
+    """Add accuracy and mAP to what :func:`predict` returned (what :func:`evaluate` does after it).
+
+    Args:
+        out: ``{"logits", "targets", "loss"}`` as :func:`predict` returns them.
+
+    Returns:
+        ``out`` with ``accuracy`` and ``mAP`` (NaN when there are no logits).
+    """
     if out["logits"] is None:  # a loss without logits: nothing to score
         return {**out, "accuracy": math.nan, "mAP": math.nan}
     logits, targets = torch.from_numpy(out["logits"]).double(), out["targets"]

@@ -21,6 +21,14 @@ and a checkpoint needs only the model, optimizer, scheduler and gradient-scaler 
 history to continue bit for bit. (A side effect: :func:`fit` leaves the global random generators
 seeded from the last epoch.)
 
+Started by ``torchrun`` (several processes, once :func:`harlearn.distributed.init_from_env` has
+opened the process group), the same loop trains data-parallel: DistributedDataParallel, each
+process reading its share of every global batch of ``config.batch_size`` images (so the
+processes together see exactly the batches one process sees), optional synchronised BatchNorm
+(``config.sync_batchnorm``), losses, accuracies and the validation summed over the processes,
+progress and checkpoints on rank 0 only; see :mod:`harlearn.distributed`. Without a process
+group nothing of this runs and the loop is the single-process one.
+
 This is not a paper's method; it follows common practice (no weight decay on biases and norm
 weights, warmup, cosine decay, bf16/fp16 autocast, ``torch.load(..., weights_only=True)``).
 """
@@ -45,7 +53,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from harlearn import metrics
+from harlearn import distributed, metrics
 from harlearn.history import History
 from harlearn.inference import (
     LossFn,
@@ -94,6 +102,11 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def _rank_seed(seed: int, epoch: int, rank: int) -> int:
+    """The augmentation / dropout seed of process ``rank`` > 0 in epoch ``epoch`` (rank 0: ``_epoch_seed``)."""
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+
+
 @dataclass
 class TrainConfig:
     """Everything :func:`fit` needs besides the model and the data."""
@@ -118,6 +131,7 @@ class TrainConfig:
     max_batches: int | None = None  # cap on batches per epoch, train and val (ci profile)
     checkpoint_dir: str | None = None  # where last.pt / best.pt go; None = no checkpoints
     progress: bool = True  # tqdm progress bars and one summary line per epoch
+    sync_batchnorm: bool = False  # several processes (torchrun): BatchNorm statistics of the global batch
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,6 +360,11 @@ def fit(
             never interrupted); train from scratch when it does not.
         collate_fn: default ``harlearn.data.collate``.
 
+    With a ``torch.distributed`` process group open (``torchrun``), every process calls ``fit``
+    with the same arguments and trains its share (see the module docstring): ``batch_size`` is
+    the global batch and must be divisible by the number of processes; ``device`` ``"cuda"``
+    means this process's GPU (``LOCAL_RANK``); only rank 0 writes checkpoints and prints.
+
     Returns:
         The :class:`History` of all epochs (including those before a resume). ``best.pt`` is
         the epoch with the best ``val_map`` or, without logits, the lowest ``val_loss``.
@@ -358,9 +377,23 @@ def fit(
 
     config = config or TrainConfig()
     device = torch.device(device) if device is not None else profiles.device()
+    ddp = distributed.is_distributed()  # several processes (torchrun): data-parallel
+    rank, world = distributed.rank(), distributed.world_size()
+    if ddp:
+        device = distributed.local_device(device)
+        if config.batch_size % world:
+            raise ValueError(
+                f"batch_size={config.batch_size} is the global batch of {world} processes and must be "
+                f"divisible by {world}: pass a multiple of {world}."
+            )
+        if config.sync_batchnorm:
+            model = distributed.convert_sync_batchnorm(model, device)
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
+    # what the loss function calls: the DDP wrapper (which averages the gradients) or the model
+    net = distributed.wrap(model, device) if ddp else model
+    show = config.progress and rank == 0
     collate = _collate(collate_fn)
     train_loss = loss_fn or partial(default_loss, label_smoothing=config.label_smoothing)
     dtype = _autocast_dtype(device, config.amp)  # None = full precision
@@ -370,11 +403,20 @@ def fit(
 
     # Data: the generator is reseeded every epoch, so epoch e's order depends on (seed, e) only.
     generator = torch.Generator()
-    train_loader = DataLoader(
-        train_data, batch_size=config.batch_size, shuffle=True, generator=generator,
-        drop_last=len(train_data) > config.batch_size,  # no 1-image batch for BatchNorm
-        num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
-    )
+    if not ddp:
+        train_loader = DataLoader(
+            train_data, batch_size=config.batch_size, shuffle=True, generator=generator,
+            drop_last=len(train_data) > config.batch_size,  # no 1-image batch for BatchNorm
+            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
+        )
+    else:  # this process's share of the order one process would draw, batch_size / world per step
+        sampler = distributed.SameOrderDistributedSampler(
+            train_data, partial(_epoch_seed, config.seed), num_replicas=world, rank=rank)
+        train_loader = DataLoader(
+            train_data, batch_size=config.batch_size // world, sampler=sampler, generator=generator,
+            drop_last=len(train_data) > config.batch_size,
+            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
+        )
     steps_per_epoch = min(len(train_loader), config.max_batches or len(train_loader))
     if steps_per_epoch == 0:
         raise ValueError("train_data is empty: there is nothing to train on.")
@@ -387,6 +429,13 @@ def fit(
     ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     if resume and ckpt_dir is None:
         raise ValueError("resume=True needs config.checkpoint_dir (where last.pt is).")
+    if ddp and resume:  # every process must resume, or none: they train in lockstep
+        found = distributed.all_reduce_sum([float((ckpt_dir / "last.pt").exists())], device)[0]
+        if found not in (0, world):
+            raise ValueError(
+                f"resume=True: {ckpt_dir / 'last.pt'} is visible to {found:.0f} of {world} processes: put "
+                "checkpoint_dir on a file system every machine shares (rank 0 writes it there)."
+            )
     if resume and (ckpt_dir / "last.pt").exists():
         state = load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scheduler, scaler)
         history, start_epoch = History.from_dict(state["history"]), state["epoch"]
@@ -395,20 +444,31 @@ def fit(
 
     for epoch in range(start_epoch, config.epochs):
         epoch_seed = _epoch_seed(config.seed, epoch)
-        seed_everything(epoch_seed)  # augmentation and dropout of this epoch
-        generator.manual_seed(epoch_seed)  # shuffling of this epoch
-        model.train()
+        if not ddp:
+            seed_everything(epoch_seed)  # augmentation and dropout of this epoch
+            generator.manual_seed(epoch_seed)  # shuffling of this epoch
+        else:  # the same order everywhere; each process its own augmentation, dropout and workers
+            sampler.set_epoch(epoch)
+            rank_seed = epoch_seed if rank == 0 else _rank_seed(config.seed, epoch, rank)
+            seed_everything(rank_seed)
+            generator.manual_seed(rank_seed)
+        net.train()
         start, loss_sum, correct, seen, scored = time.perf_counter(), 0.0, 0.0, 0, 0
         term_sums: dict[str, float] = {}
-        bar = tqdm(train_loader, total=steps_per_epoch, leave=False, disable=not config.progress,
+        bar = tqdm(train_loader, total=steps_per_epoch, leave=False, disable=not show,
                    desc=f"epoch {epoch + 1}/{config.epochs}")
         for step, batch in enumerate(bar):
             if step >= steps_per_epoch:
                 break
             batch = _to_device(batch, device, config.channels_last)
             with autocast():
-                loss, logits, terms = unpack_loss_output(train_loss(model, batch))
-            loss_value = float(loss.detach())  # one host sync per step
+                loss, logits, terms = unpack_loss_output(train_loss(net, batch))
+            size = batch_size_of(batch)
+            if not ddp:
+                loss_value = float(loss.detach())  # one host sync per step
+            else:  # the global batch's loss: every process sees the same value (and stops together)
+                step_loss, step_size = distributed.all_reduce_sum([float(loss.detach()) * size, size], device)
+                loss_value = step_loss / step_size
             if not math.isfinite(loss_value):
                 raise RuntimeError(
                     f"Non-finite loss ({loss_value}) at epoch {epoch + 1}, step {step + 1}: "
@@ -424,8 +484,10 @@ def fit(
             lr = optimizer.param_groups[0]["lr"]  # the lr this step used
             scheduler.step()
 
-            size = batch_size_of(batch)
-            loss_sum, seen = loss_sum + loss_value * size, seen + size
+            if ddp:  # counted over all processes
+                loss_sum, seen = loss_sum + step_loss, seen + int(step_size)
+            else:
+                loss_sum, seen = loss_sum + loss_value * size, seen + size
             for name, term in terms.items():
                 term_sums[name] = term_sums.get(name, 0.0) + float(term) * size
             if logits is not None:  # no logits (MAE, detector): no accuracy
@@ -436,30 +498,46 @@ def fit(
                 shown["acc"] = f"{correct / scored:.3f}"
             bar.set_postfix(shown)
 
+        if ddp:  # accuracy and named terms summed over the processes (the loss already is)
+            names = sorted(term_sums)
+            correct, scored, *sums = distributed.all_reduce_sum(
+                [correct, scored, *(term_sums[k] for k in names)], device)
+            term_sums = dict(zip(names, sums))
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
                   "train_acc": correct / scored if scored else math.nan,
                   "val_loss": math.nan, "val_acc": math.nan, "val_map": math.nan,
                   **{name: value / seen for name, value in term_sums.items()}}
-        if val_data is not None:
+        if val_data is not None and not ddp:
             val = evaluate(model, val_data, device=device, batch_size=config.batch_size,
                            loss_fn=loss_fn, collate_fn=collate, num_workers=config.num_workers,
                            amp=config.amp, channels_last=config.channels_last,
                            max_batches=config.max_batches)
+        elif val_data is not None:  # each process a share of the items, the outputs gathered
+            val = distributed.evaluate_sharded(
+                model, val_data, device=device, batch_size=config.batch_size, loss_fn=loss_fn,
+                collate_fn=collate, num_workers=config.num_workers, amp=config.amp,
+                channels_last=config.channels_last, max_batches=config.max_batches)
+        if val_data is not None:
             record.update(val_loss=val["loss"], val_acc=val["accuracy"], val_map=val["mAP"])
             if metric_fn is not None and val["logits"] is not None:
                 for name, value in metric_fn(val["logits"], val["targets"]).items():
                     record[f"val_{name}"] = float(value)
         record.update(lr=lr, seconds=time.perf_counter() - start)
         history.append(record)
-        if config.progress:
+        if show:
             tqdm.write(" ".join(f"{k}={v:.4g}" for k, v in record.items() if not math.isnan(v)))
 
         if ckpt_dir is not None:  # last.pt every epoch; best.pt when the validation improves
             args = (model, optimizer, scheduler, scaler, epoch + 1, history, config)
-            save_checkpoint(ckpt_dir / "last.pt", *args)
-            if _score(record) > best:
+            improved = _score(record) > best  # the same on every process (the record is)
+            if rank == 0:  # one checkpoint, the unwrapped model's (no "module." prefix)
+                save_checkpoint(ckpt_dir / "last.pt", *args)
+                if improved:
+                    save_checkpoint(ckpt_dir / "best.pt", *args)
+            if improved:
                 best = _score(record)
-                save_checkpoint(ckpt_dir / "best.pt", *args)
+            if ddp:  # nobody reads last.pt (a resume) before rank 0 has written it
+                distributed.barrier()
     return history
 
 
