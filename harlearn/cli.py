@@ -124,9 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
     ev.add_argument("--max-batches", type=int, help="score only the first batches (a quick check)")
 
-    zoo = verbs.add_parser("zoo", help="the course checkpoints (not available yet)",
-                           description="The course checkpoints are not available yet.")
-    zoo.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    zoo = verbs.add_parser("zoo", help="the course checkpoints: list, info NAME, build NAME|all",
+                           description="The course checkpoints (harlearn.zoo): list them, show one entry, or "
+                                       "rebuild them from their recipes (build all is make zoo).")
+    zoo.add_argument("--registry", help="registry folder (default $HARLEARN_ZOO or the package's)")
+    zoo_verbs = zoo.add_subparsers(dest="zoo_verb", metavar="{list,info,build}", required=True)
+    zoo_verbs.add_parser("list", help="the checkpoints and the recipes not built yet")
+    zoo_info = zoo_verbs.add_parser("info", help="one checkpoint's manifest entry, as JSON")
+    zoo_info.add_argument("name")
+    zoo_build = zoo_verbs.add_parser("build", help="train checkpoints from their recipes ('all': every one)")
+    zoo_build.add_argument("names", nargs="+")
+    zoo_build.add_argument("--device", help="cpu, cuda, ... (default: the best one here)")
+    zoo_build.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     return parser
 
 
@@ -601,8 +610,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
-    raise CommandError("The course checkpoints (harlearn zoo) are not available yet: train a model with "
-                       "`harlearn train` instead.")
+    """``harlearn zoo ...``: the zoo's own command line (``python -m harlearn.zoo``)."""
+    from harlearn.zoo.__main__ import main as zoo_main
+
+    argv = ["--registry", args.registry] if args.registry else []
+    argv.append(args.zoo_verb)
+    if args.zoo_verb == "info":
+        argv.append(args.name)
+    elif args.zoo_verb == "build":
+        argv += list(args.names) + (["--device", args.device] if args.device else []) + (
+            ["--no-resume"] if args.no_resume else [])
+    return zoo_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

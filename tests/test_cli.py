@@ -145,7 +145,6 @@ def test_retrieval_model_is_scored_by_map_and_rank_k(home, capsys):
     (["eval", "{tmp}/missing.pt"], "No checkpoint at {tmp}/missing.pt: pass best.pt or last.pt"),
     (["eval", "{run}/best.pt", "--split", "val"], "Unknown split 'val' for synthhar: use one of train, test."),
     (["eval", "{run}/best.pt", "--data", "synthhar-voc"], "was trained on the stanford40 layout"),
-    (["zoo", "list"], "not available yet"),
 ])
 def test_every_mistake_gets_one_sentence(argv, sentence, home, run, tmp_path, capsys):
     fill = {"tmp": str(tmp_path), "run": str(run)}
@@ -191,3 +190,12 @@ def test_every_course_model_builds_and_trains_data_parallel_ready(name):
     assert logits.shape == (2, 5)
     loss.backward()
     assert [n for n, p in model.named_parameters() if p.grad is None] == []
+
+
+def test_zoo_verb_is_the_zoo_command_line(capsys):
+    from harlearn.zoo import RECIPES
+
+    assert cli.main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in RECIPES)
+    assert cli.main(["zoo", "info", "no-such-checkpoint"]) == 2
