@@ -38,10 +38,18 @@ book: data
 	HARLEARN_PROFILE=$$profile HARLEARN_RESULTS=$(CURDIR)/_build/results $(BIN)/jupyter-book build --warningiserror --keep-going . && \
 	$(BIN)/python -m harlearn.experiments summary $(CURDIR)/_build/results --previous $(CURDIR)/_build/results.previous --save-previous
 
-# Unit tests and every chapter notebook (nbmake) in the `ci` profile.
+# Unit tests and every chapter notebook (nbmake) in the `ci` profile; then every chapter again in
+# `full` smoke mode: the `full` code path (real loaders on small real-format trees written to
+# _build/smoke-data, pretrained weights replaced by random stand-ins through the same loading
+# code, the detector included) with only the work cut (HARLEARN_SMOKE=1, harlearn.profiles).
+SMOKE_DATA := $(CURDIR)/_build/smoke-data
 test: $(STAMP)
 	HARLEARN_PROFILE=ci $(BIN)/python -m harlearn.data.synthhar --prepare
 	HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake book/ $(PYTEST_ARGS)
+	$(BIN)/python -m harlearn.data.testing $(SMOKE_DATA)
+	HARLEARN_PROFILE=full HARLEARN_SMOKE=1 HARLEARN_DATA=$(SMOKE_DATA) HF_HUB_OFFLINE=1 \
+	  HARLEARN_RESULTS=$(CURDIR)/_build/results-smoke \
+	  $(BIN)/python -m pytest --nbmake --nbmake-timeout=1200 book/ $(PYTEST_ARGS)
 
 # Write each chapter's Colab badge and install cell from _config.yml's repository.url and the
 # release tag (tools/sync_colab.py), then regenerate its .ipynb (Colab twin) from its MyST source.

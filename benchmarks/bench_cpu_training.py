@@ -7,8 +7,9 @@ Most of ``make book`` is CPU training on two cores. This measures one optimisati
 - the course ResNet-50 (base width 8, 96 px, batch 32: chapters 3, 7, 8), plain and with CBAM;
 - the chapter-4 ViT (64 px, 8x8 patches, dim 64, depth 4, 4 heads, batch 64);
 
-in five modes: fp32; ``channels_last``; bf16 autocast (this CPU has AVX-512 BF16); both; and
-``torch.compile`` (fp32). Per mode it reports the median step time over ``--steps`` steps after
+in six modes: fp32; ``channels_last``; ``channels_last`` with the fused AdamW kernel
+(``fused=True``, what ``harlearn.train`` uses); bf16 autocast (this CPU has AVX-512 BF16);
+``channels_last`` + bf16; and ``torch.compile`` (fp32). Per mode it reports the median step time over ``--steps`` steps after
 ``--warmup`` steps, and, as the "equal results" check, the training loss after the same fixed
 steps on the same fixed batch from the same initial weights (a mode that is faster but ends at a
 different loss would change the book's numbers).
@@ -58,7 +59,8 @@ def run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, mode: str, steps: in
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     forward = torch.compile(model) if mode == "compile" else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+    fused = True if "fused" in mode else None
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05, fused=fused)
     times, losses = [], []
     for step in range(warmup + steps):
         start = time.perf_counter()
@@ -82,7 +84,8 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="run only the models whose name contains this")
     parser.add_argument("--modes", default=None, help="comma-separated subset of the modes")
     args = parser.parse_args()
-    modes = ["fp32", "channels_last", "bf16", "channels_last+bf16"] + ([] if args.no_compile else ["compile"])
+    modes = ["fp32", "channels_last", "channels_last+fused", "bf16", "channels_last+bf16"] + (
+        [] if args.no_compile else ["compile"])
     if args.modes:
         modes = [m for m in modes if m in args.modes.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -452,9 +452,15 @@ def images_per_second(model: nn.Module, image_size: int | None = None, *, inputs
         repeats: timed calls after one warm-up call; the fastest one counts.
 
     Returns:
-        Images per second (the best of ``repeats``; a measurement, not a promise).
+        Images per second (the best of ``repeats``; a measurement, not a promise). In smoke mode
+        (``P.smoke``) the batch is the profile's and one call is timed: the code path runs, the
+        number means nothing.
     """
     from harlearn.losses import logits_of
+
+    P = _STATE["profile"]
+    if getattr(P, "smoke", False):
+        batch, repeats = min(batch, P.batch_size), 1
 
     x = _example(model, inputs, image_size, batch)
     n = (x[0] if isinstance(x, tuple) else x).shape[0]

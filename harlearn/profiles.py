@@ -54,6 +54,7 @@ SMOKE_ENV_VAR = "HARLEARN_SMOKE"
 SMOKE_EPOCHS = 1
 SMOKE_MAX_BATCHES = 2
 SMOKE_BATCH_SIZE = 4
+SMOKE_SYNTH_IMAGES = 2  # SynthHAR images per class and split, where a full chapter generates SynthHAR (ch. 6)
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,9 @@ def as_smoke(profile: Profile | None = None, *, cuda: bool | None = None) -> Pro
 
     Returns:
         A copy with ``smoke=True``, ``epochs`` 1, ``max_batches`` 2, ``batch_size`` 4 (at most),
-        the first seed only; everything else (``name``, sizes, widths, data, ``pretrained``)
-        unchanged.
+        the first seed only, and 2 SynthHAR images per class (for the one ``full`` chapter that
+        generates SynthHAR, chapter 6, whose bias knob real data lacks); everything else
+        (``name``, image sizes, widths, data, ``pretrained``) unchanged.
 
     Raises:
         ValueError: a profile other than ``full``.
@@ -207,6 +209,7 @@ def as_smoke(profile: Profile | None = None, *, cuda: bool | None = None) -> Pro
         batch_size=min(profile.batch_size, SMOKE_BATCH_SIZE),
         seeds=profile.seeds[:1],
         num_workers=profile.num_workers if cuda else 0,
+        synth_images_per_class=min(profile.synth_images_per_class, SMOKE_SYNTH_IMAGES),
     )
 
 

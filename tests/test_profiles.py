@@ -56,6 +56,7 @@ def test_smoke_is_full_with_only_the_work_cut(monkeypatch):
         assert getattr(smoke, field) == getattr(full, field), field
     assert (smoke.epochs, smoke.max_batches, smoke.batch_size) == (1, 2, 4)
     assert smoke.seeds == full.seeds[:1] and full.max_batches is None
+    assert smoke.synth_images_per_class == 2 < full.synth_images_per_class  # chapter 6 generates SynthHAR
 
 
 def test_smoke_workers_run_in_process_without_cuda_only():

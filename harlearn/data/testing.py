@@ -331,7 +331,7 @@ def write_real_format(
     root: str | Path,
     *,
     train_per_class: int = 2,
-    test_per_class: int = 1,
+    test_per_class: int = 2,
     voc_images_per_action: int = 2,
     seed: int = 0,
 ) -> dict[str, Path]:
@@ -344,7 +344,8 @@ def write_real_format(
     Args:
         root: the folder to write into (created).
         train_per_class: Stanford40 training images per class (40 classes).
-        test_per_class: Stanford40 test images per class.
+        test_per_class: Stanford40 test images per class (two by default, so that in chapter 8's
+            retrieval every test image has a same-class match among the others).
         voc_images_per_action: VOC images per action (and ``other``) in each of train and val.
         seed: seeds sizes, boxes and pixels (the same arguments write the same files).
 
@@ -377,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("root", type=Path, help="the folder that HARLEARN_DATA will name")
     parser.add_argument("--train-per-class", type=int, default=2)
-    parser.add_argument("--test-per-class", type=int, default=1)
+    parser.add_argument("--test-per-class", type=int, default=2)
     parser.add_argument("--voc-images-per-action", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
