@@ -112,7 +112,7 @@ def setup(chapter: str, seed: int = 0, profile: Any = None, quiet: bool = False)
         if P.name == "ci":
             print("ci profile: this run only proves that the code runs; none of its numbers is a result.")
         elif P.name == "book":
-            print("book profile: sized to run in about 5 minutes on two CPU cores.")
+            print("book profile: CPU-sized (the course's budget is about 5 minutes a chapter on two cores).")
         elif getattr(P, "smoke", False):
             print("full profile in smoke mode: the full code path on a few batches with random stand-in "
                   "weights; it only proves that the code runs; none of its numbers is a result.")

@@ -188,34 +188,44 @@ def _workers(n_tasks: int, workers: int | None) -> int:
     return max(1, min(cpus, 8))
 
 
-def _run(tasks: list[dict[str, Any]], args: dict[str, Any], workers: int, progress: bool) -> list[dict[str, Any]]:
-    """Render every task, in order, with ``workers`` processes (each image has its own seed)."""
+def render_in_order(render: Any, init: Any, init_args: Any, tasks: list, workers: int, progress: bool, *,
+                    desc: str = "SynthHAR", chunksize: int = 8) -> list:
+    """``[render(t) for t in tasks]`` after ``init(init_args)``, in order, in ``workers`` processes.
+
+    Each task carries its own seed, so the result does not depend on ``workers``. Shared by the
+    course datasets (:func:`make_synthhar`) and the pretraining corpus.
+    """
     bar = None
     if progress:
         try:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(tasks), desc="SynthHAR", unit="img")
+            bar = tqdm(total=len(tasks), desc=desc, unit="img")
         except ImportError:  # pragma: no cover
             bar = None
     results = []
     if workers <= 1:
-        _init_worker(args)
+        init(init_args)
         for t in tasks:
-            results.append(_render_task(t))
+            results.append(render(t))
             if bar is not None:
                 bar.update()
     else:
         # fork is quick and safe here (workers only use numpy and Pillow); elsewhere the default
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(args,)) as pool:
-            for res in pool.imap(_render_task, tasks, chunksize=8):
+        with ctx.Pool(workers, initializer=init, initargs=(init_args,)) as pool:
+            for res in pool.imap(render, tasks, chunksize=chunksize):
                 results.append(res)
                 if bar is not None:
                     bar.update()
     if bar is not None:
         bar.close()
     return results
+
+
+def _run(tasks: list[dict[str, Any]], args: dict[str, Any], workers: int, progress: bool) -> list[dict[str, Any]]:
+    """Render every task, in order, with ``workers`` processes (each image has its own seed)."""
+    return render_in_order(_render_task, _init_worker, args, tasks, workers, progress)
 
 
 # ---- synthhar.json ------------------------------------------------------------------------------

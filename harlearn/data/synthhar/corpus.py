@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import secrets
 import shutil
@@ -128,28 +127,9 @@ def _init(out: dict[str, Any]) -> None:
 
 
 def _run(tasks: list, out: dict[str, Any], workers: int, progress: bool) -> list[dict[str, Any]]:
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from .build import render_in_order
 
-        bar = tqdm(total=len(tasks), desc="SynthHAR corpus", unit="img")
-    results = []
-    if workers <= 1:
-        _init(out)
-        for t in tasks:
-            results.append(_render(t))
-            if bar is not None:
-                bar.update()
-    else:
-        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
-        with ctx.Pool(workers, initializer=_init, initargs=(out,)) as pool:
-            for res in pool.imap(_render, tasks, chunksize=16):
-                results.append(res)
-                if bar is not None:
-                    bar.update()
-    if bar is not None:
-        bar.close()
-    return results
+    return render_in_order(_render, _init, out, tasks, workers, progress, desc="SynthHAR corpus", chunksize=16)
 
 
 def _write(tmp: Path, args: dict[str, Any], results: list[dict[str, Any]]) -> None:
