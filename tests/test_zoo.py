@@ -234,6 +234,25 @@ def test_cli(registry, capsys):
     assert "No zoo recipe" in capsys.readouterr().err
 
 
+def test_cli_build_trains_each_named_recipe(monkeypatch, capsys, tmp_path):
+    """``build NAME...`` hands every name to :func:`harlearn.zoo.build.build` (stubbed: no training here)."""
+    import sys
+
+    from harlearn.zoo.__main__ import main
+
+    calls = []
+
+    def fake_build(name, out_dir, **kwargs):
+        calls.append((name, out_dir))
+        return {"file": f"{name}.pt", "bytes": 2**20, "sha256": "0" * 64}
+
+    # the module, not the package attribute ``harlearn.zoo.build`` (which is the function)
+    monkeypatch.setattr(sys.modules["harlearn.zoo.build"], "build", fake_build)
+    assert main(["--registry", str(tmp_path), "build", "vit_ch4", "swin_ch4"]) == 0
+    assert calls == [("vit_ch4", str(tmp_path)), ("swin_ch4", str(tmp_path))]
+    assert "built vit_ch4: vit_ch4.pt" in capsys.readouterr().out
+
+
 # ---- the recipes and the shipped registry --------------------------------------------------------
 def test_every_recipe_builds_its_model():
     for r in R.RECIPES.values():

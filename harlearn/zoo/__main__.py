@@ -18,8 +18,8 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``python -m harlearn.zoo --help``)."""
-    from . import build as _build
     from . import recipes, registry
+    from .build import build as build_entry  # the function: the name ``build`` in the package is it, not the module
 
     p = argparse.ArgumentParser(prog="python -m harlearn.zoo", description="The course checkpoints.")
     p.add_argument("--registry", default=None, help="registry folder (default $HARLEARN_ZOO or the package's)")
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             recipes.recipe(name)  # an unknown name fails before anything is trained
         for name in names:
             t0 = time.perf_counter()
-            entry = _build.build(name, a.registry, device=a.device, resume=not a.no_resume, progress=sys.stderr.isatty())
+            entry = build_entry(name, a.registry, device=a.device, resume=not a.no_resume, progress=sys.stderr.isatty())
             print(f"built {name}: {entry['file']} ({entry['bytes'] / 2**20:.2f} MiB, sha256 {entry['sha256'][:12]}...)"
                   f" in {time.perf_counter() - t0:.0f} s", flush=True)
     except (ValueError, FileNotFoundError) as err:
