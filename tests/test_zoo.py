@@ -288,3 +288,35 @@ def test_shipped_registry_matches_the_code():
     assert total <= 40 * 2**20
     files = {p.name for p in folder.glob("*.pt")}
     assert files == {e["file"] for e in manifest["checkpoints"].values()}, "a weight file without a manifest entry"
+
+
+# ---- pretrained="zoo": a model the caller builds, started from the checkpoint that fits it -------
+def test_factory_zoo_source_loads_the_fitting_checkpoint(registry, monkeypatch):
+    from harlearn.models import resnet50
+
+    monkeypatch.setenv(Z.ENV_VAR, str(registry))
+    model = resnet50(5, pretrained="zoo", base_width=2, zero_init_residual=False)  # init-only arguments may differ
+    assert model.zoo_checkpoint == "tiny_resnet" and model.fc.out_features == 5
+    reference = zoo.load("tiny_resnet", registry=registry)
+    ours, theirs = model.state_dict(), reference.state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs if not k.startswith("fc."))
+    assert not torch.equal(ours["fc.weight"][:1], theirs["fc.weight"][:1, :])  # a fresh head, another shape
+    with pytest.raises(ValueError, match=r"No course checkpoint fits this resnet50.*tiny_resnet.*pretrained=False"):
+        resnet50(5, pretrained="zoo", base_width=3)
+
+
+def test_initialise_a_transformer_the_caller_built(registry):
+    from harlearn.transformers.swin import SwinTransformer
+
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in zoo.info("tiny_swin", registry)["kwargs"].items()}
+    model = SwinTransformer(num_classes=7, **{**kwargs, "drop_path_rate": 0.1})
+    assert zoo.find(model, registry) == "tiny_swin"
+    zoo.initialise(model, registry=registry)
+    reference = zoo.load("tiny_swin", registry=registry)
+    assert torch.equal(model.patch_embed.proj.weight, reference.patch_embed.proj.weight)
+    assert model.head.fc.out_features == 7
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.eval().forward_features(x), reference.eval().forward_features(x), atol=1e-6)
+    with pytest.raises(ValueError, match="does not fit"):  # a named checkpoint of another size
+        zoo.initialise(SwinTransformer(num_classes=7, **{**kwargs, "embed_dim": 16}), "tiny_swin", registry=registry)

@@ -228,7 +228,7 @@ def checkpoint_name(arch: str, pretrained: bool | str) -> str:
     Raises:
         ValueError: a checkpoint that is not one of ``arch``'s.
     """
-    if pretrained is True:
+    if pretrained is True or pretrained == "imagenet":
         return arch
     known = CHECKPOINTS[arch]
     if pretrained in known:

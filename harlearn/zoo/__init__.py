@@ -14,6 +14,8 @@ Usage::
     zoo.list()                                # the shipped checkpoints
     zoo.info("resnet50_w8")["history"]        # how it was trained
     model = zoo.load("resnet50_w8", num_classes=16)   # hash checked, weights_only, fresh head
+    model = resnet50(16, pretrained="zoo", base_width=8)  # the same, through the factory
+    zoo.initialise(VisionTransformer(64, num_classes=16, **kw))  # the checkpoint that fits a model you built
     zoo.build("resnet50_w8")                  # retrain it from the recipe held in code
 
 From a shell: ``python -m harlearn.zoo list | info NAME | build NAME | build all`` (``make zoo``
@@ -32,9 +34,10 @@ from typing import Any
 
 from .build import build, build_all
 from .recipes import RECIPES, Recipe
-from .registry import ENV_VAR, ZooIntegrityError, info, list_checkpoints, load, read_manifest, registry_dir
+from .registry import (ENV_VAR, ZooIntegrityError, find, info, initialise, list_checkpoints, load, read_manifest,
+                       registry_dir)
 
-__all__ = ["list", "info", "load", "build", "build_all", "recipes", "Recipe", "RECIPES", "ZooIntegrityError",
+__all__ = ["list", "info", "load", "find", "initialise", "build", "build_all", "recipes", "Recipe", "RECIPES", "ZooIntegrityError",
            "registry_dir", "read_manifest", "ENV_VAR"]
 
 

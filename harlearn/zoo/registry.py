@@ -36,7 +36,8 @@ from .recipes import ARCHITECTURES
 
 __all__ = [
     "MANIFEST", "FORMAT", "ENV_VAR", "ZooIntegrityError", "registry_dir", "read_manifest", "write_entry",
-    "list_checkpoints", "info", "load", "sha256_of", "construct", "replace_head",
+    "list_checkpoints", "info", "load", "sha256_of", "construct", "replace_head", "find", "initialise",
+    "head_prefix",
 ]
 
 MANIFEST = "manifest.json"
@@ -211,4 +212,110 @@ def load(
     model.load_state_dict(state, strict=True)  # copies (and up-casts) the half-precision tensors
     if num_classes is not None:
         model = replace_head(model, num_classes)
+    return model
+
+
+# ---- starting a model the caller built from a checkpoint --------------------------------------
+def _architecture_of(model: nn.Module) -> str:
+    """The zoo architecture name of a model instance (by its class)."""
+    from harlearn.models.backbones import VGG, DenseNet, GoogLeNet, ResNet
+    from harlearn.transformers.swin import SwinTransformer
+    from harlearn.transformers.vit import VisionTransformer
+
+    for cls, name in ((ResNet, "resnet50"), (VGG, "vgg16"), (DenseNet, "densenet121"), (GoogLeNet, "googlenet"),
+                      (SwinTransformer, "swin"), (VisionTransformer, "vit")):
+        if isinstance(model, cls):
+            return name
+    raise TypeError(f"The zoo has no checkpoints for a {type(model).__name__}; it holds {sorted(ARCHITECTURES)}.")
+
+
+def head_prefix(model: nn.Module) -> str:
+    """The dotted name of the classification head, whose weights :func:`initialise` leaves alone."""
+    from harlearn.models.transfer import _head_name
+    from harlearn.transformers.swin import SwinTransformer
+    from harlearn.transformers.vit import VisionTransformer
+
+    if isinstance(model, SwinTransformer):
+        return "head.fc"
+    if isinstance(model, VisionTransformer):
+        return "head"
+    return _head_name(model)
+
+
+def _body(shapes: dict[str, Any], head: str) -> dict[str, tuple[int, ...]]:
+    """Parameter name -> shape, the head left out."""
+    return {k: tuple(v.shape if hasattr(v, "shape") else v) for k, v in shapes.items()
+            if not (k == head or k.startswith(head + "."))}
+
+
+def _entry_shapes(entry: dict[str, Any]) -> dict[str, Any]:
+    """The state dict of an entry's architecture, built from its manifest arguments (random weights: only shapes are read)."""
+    return dict(construct(entry["architecture"], entry["kwargs"], entry["num_classes"]).state_dict())
+
+
+def find(model: nn.Module, registry: str | os.PathLike | None = None) -> str:
+    """The supervised checkpoint whose body fits ``model`` exactly: the same parameter names and shapes.
+
+    The head is left out of the comparison (the course task has its own classes), and so are
+    constructor arguments that change no weight (``zero_init_residual``, drop rates). The MAE
+    checkpoint is not a candidate: load it by name (``zoo.load("mae_vit_ch5", num_classes)``).
+
+    Raises:
+        ValueError: no shipped checkpoint fits; the message lists what the zoo has.
+    """
+    architecture = _architecture_of(model)
+    head = head_prefix(model)
+    wanted = _body(model.state_dict(), head)
+    entries = read_manifest(registry)["checkpoints"]
+    candidates = [n for n, e in sorted(entries.items()) if e["architecture"] == architecture]
+    for name in candidates:
+        if _body(_entry_shapes(entries[name]), head) == wanted:
+            return name
+    have = "; ".join(f"{n} {json.dumps(entries[n]['kwargs'])}" for n in candidates) or "none"
+    raise ValueError(
+        f"No course checkpoint fits this {architecture}: its layer shapes match none of the zoo's {architecture} "
+        f"checkpoints ({have}). Build the model with a checkpoint's arguments, train one with "
+        "`python -m harlearn.zoo build`, or start from random weights (pretrained=False)."
+    )
+
+
+def initialise(model: nn.Module, name: str | None = None, *, registry: str | os.PathLike | None = None) -> nn.Module:
+    """Load a course checkpoint's body into ``model`` (built by the caller, with its own head), in place.
+
+    This is what ``pretrained="zoo"`` does in the course's CNN factories (``resnet50``,
+    ``vgg16``, ``densenet121``, ``googlenet``) and how a chapter starts a ``VisionTransformer`` or
+    ``SwinTransformer`` it built: the caller keeps its constructor arguments (its number of
+    classes, drop rates), the checkpoint supplies every weight but the head's. The sha256 is checked
+    before the file is read, the file is read with ``weights_only=True``, and every body parameter
+    must be there with its shape (strict, the head excepted).
+
+    Args:
+        model: the freshly built model.
+        name: the checkpoint (default: the one :func:`find` picks for the model).
+        registry: another registry folder.
+
+    Returns:
+        ``model`` with the checkpoint's weights (float32) and its own head; ``model.zoo_checkpoint``
+        names the checkpoint.
+    """
+    folder = registry_dir(registry)
+    name = name or find(model, folder)
+    entry = info(name, folder)
+    path = _check_file(name, entry, folder)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    head = head_prefix(model)
+    own = model.state_dict()
+    body = {k: v for k, v in state.items() if k in _body(state, head)}
+    missing = [k for k in _body(own, head) if k not in body]
+    wrong = [k for k, v in body.items() if k not in own or tuple(own[k].shape) != tuple(v.shape)]
+    if missing or wrong:
+        raise ValueError(
+            f"Course checkpoint {name!r} does not fit this {type(model).__name__}: {len(missing)} of its parameters "
+            f"are missing from the file and {len(wrong)} have another shape or name (e.g. {(missing + wrong)[:3]}); "
+            f"build the model with the checkpoint's arguments ({json.dumps(entry['kwargs'])})."
+        )
+    with torch.no_grad():
+        for k, v in body.items():
+            own[k].copy_(v.to(own[k].dtype))
+    model.zoo_checkpoint = name  # what it started from, for a chapter's table
     return model

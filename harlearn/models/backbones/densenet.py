@@ -220,11 +220,17 @@ def densenet121(num_classes: int = 1000, pretrained: bool | str = False, **kwarg
             is loaded and then replaced by a fresh ``num_classes``-way linear layer.
         pretrained: ``True`` loads ``torchvision.models.DenseNet121_Weights.IMAGENET1K_V1``; a
             string names another member of ``DenseNet121_Weights``. Needs the default width.
+            ``"imagenet"`` is ``True``; ``"zoo"`` loads the course checkpoint of this size
+            (:func:`harlearn.zoo.initialise`).
         **kwargs: Passed on to :class:`DenseNet` (``base_width``, ``drop_rate``, ...).
 
     Returns:
         The model, in training mode.
     """
+    if pretrained == "zoo":  # the course checkpoint (harlearn.zoo) whose body has this model's shapes
+        from harlearn.zoo import initialise
+
+        return initialise(DenseNet(num_classes, **kwargs))
     if pretrained:
         return build_pretrained(
             DenseNet, DenseNet121_Weights, pretrained, num_classes, adapt=_rename_legacy_keys, **kwargs

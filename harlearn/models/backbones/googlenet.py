@@ -247,13 +247,18 @@ def googlenet(num_classes: int = 1000, pretrained: bool | str = False, **kwargs:
             is loaded and then replaced by a fresh ``num_classes``-way linear layer.
         pretrained: ``True`` loads ``torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1``
             (and sets ``transform_input=True`` unless given); a string names another member
-            of ``GoogLeNet_Weights``. Needs the default width.
+            of ``GoogLeNet_Weights``. Needs the default width. ``"imagenet"`` is ``True``;
+            ``"zoo"`` loads the course checkpoint of this size (:func:`harlearn.zoo.initialise`).
         **kwargs: Passed on to :class:`GoogLeNet` (``base_width``, ``dropout``,
             ``transform_input``, ...).
 
     Returns:
         The model, in training mode.
     """
+    if pretrained == "zoo":  # the course checkpoint (harlearn.zoo) whose body has this model's shapes
+        from harlearn.zoo import initialise
+
+        return initialise(GoogLeNet(num_classes, **kwargs))
     if pretrained:
         kwargs.setdefault("transform_input", True)
         return build_pretrained(

@@ -202,13 +202,19 @@ def resnet50(num_classes: int = 1000, pretrained: bool | str = False, **kwargs: 
         pretrained: ``True`` loads ``torchvision.models.ResNet50_Weights.IMAGENET1K_V1`` (the
             original recipe, 76.1% top-1); a string names another member of
             ``ResNet50_Weights``, e.g. ``"IMAGENET1K_V2"`` (80.9% top-1). Needs the default
-            width.
+            width. ``"imagenet"`` is ``True``; ``"zoo"`` loads the course checkpoint
+            (:func:`harlearn.zoo.initialise`) whose body has this model's shapes, e.g.
+            ``base_width=8`` for ``resnet50_w8``.
         **kwargs: Passed on to :class:`ResNet` (``base_width``,
             ``replace_stride_with_dilation``, ``zero_init_residual``, ...).
 
     Returns:
         The model, in training mode.
     """
+    if pretrained == "zoo":  # the course checkpoint (harlearn.zoo) whose body has this model's shapes
+        from harlearn.zoo import initialise
+
+        return initialise(ResNet(num_classes, **kwargs))
     if pretrained:
         return build_pretrained(ResNet, ResNet50_Weights, pretrained, num_classes, **kwargs)
     return ResNet(num_classes, **kwargs)

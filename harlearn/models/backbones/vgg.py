@@ -153,12 +153,18 @@ def vgg16(num_classes: int = 1000, pretrained: bool | str = False, **kwargs: Any
             is loaded and then replaced by a fresh ``num_classes``-way linear layer.
         pretrained: ``True`` loads ``torchvision.models.VGG16_Weights.IMAGENET1K_V1``; a
             string names another member of ``VGG16_Weights``. Needs the default widths.
+            ``"imagenet"`` is ``True``; ``"zoo"`` loads the course checkpoint of this size
+            (:func:`harlearn.zoo.initialise`).
         **kwargs: Passed on to :class:`VGG` (``base_width``, ``classifier_width``,
             ``dropout``, ...).
 
     Returns:
         The model, in training mode.
     """
+    if pretrained == "zoo":  # the course checkpoint (harlearn.zoo) whose body has this model's shapes
+        from harlearn.zoo import initialise
+
+        return initialise(VGG(num_classes, **kwargs))
     if pretrained:
         return build_pretrained(VGG, VGG16_Weights, pretrained, num_classes, **kwargs)
     return VGG(num_classes, **kwargs)

@@ -95,7 +95,7 @@ def build_pretrained(
                 f"{name}={kwargs[name]}: ImageNet weights exist only for the full-width model, "
                 "so train a narrow one from scratch with pretrained=False."
             )
-    name = "IMAGENET1K_V1" if pretrained is True else str(pretrained)
+    name = "IMAGENET1K_V1" if pretrained in (True, "imagenet") else str(pretrained)
     try:
         weights = weights_enum[name]
     except KeyError:
