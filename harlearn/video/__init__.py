@@ -11,10 +11,18 @@ One concept a module:
 * :mod:`.masking`: :func:`tube_masking` (VideoMAE), :func:`random_token_masking`,
   :func:`frame_masking`, :func:`apply_mask`;
 * :mod:`.videomae`: :class:`VideoMAE` (MAE's code with tubelets, tube masking and a 1D table),
-  :func:`videomae_loss_fn`; fine-tune with :func:`harlearn.transformers.mae.encoder_to_classifier`.
+  :func:`videomae_loss_fn`; fine-tune with :func:`harlearn.transformers.mae.encoder_to_classifier`;
+* :mod:`.flow`: optical flow, Farneback (OpenCV: :func:`farneback_flow`, :func:`clip_flow`) and
+  RAFT (:func:`raft_flow`), drawn with :func:`flow_image`, scaled for a network by :func:`flow_input`;
+* :mod:`.two_stream`: :class:`FrameAverage` (a still-image model on every frame),
+  :func:`stack_flow`, :func:`fuse`, :class:`TwoStream` (late fusion);
+* :mod:`.skeleton`: :class:`SkeletonGCN` (a small ST-GCN over joints x frames),
+  :func:`normalize_skeleton`, :func:`normalized_adjacency`.
 """
 
+from harlearn.video.flow import clip_flow, farneback_flow, flow_image, flow_input, raft_flow
 from harlearn.video.masking import apply_mask, frame_masking, random_token_masking, tube_masking
+from harlearn.video.skeleton import GraphConv, SkeletonGCN, STGCNBlock, normalize_skeleton, normalized_adjacency
 from harlearn.video.swin3d import (
     PatchEmbed3d,
     PatchMerging,
@@ -30,6 +38,7 @@ from harlearn.video.swin3d import (
     window_reverse_3d,
 )
 from harlearn.video.tubelet import TubeletEmbed
+from harlearn.video.two_stream import FrameAverage, TwoStream, fuse, stack_flow
 from harlearn.video.videomae import VideoMAE, tubelet_patchify, tubelet_unpatchify, videomae_loss_fn
 from harlearn.video.vivit import FactorisedAttentionBlock, ViViT, space_time_masks, vivit_from_vit
 
@@ -59,4 +68,18 @@ __all__ = [
     "tubelet_patchify",
     "tubelet_unpatchify",
     "videomae_loss_fn",
+    "farneback_flow",
+    "clip_flow",
+    "flow_image",
+    "flow_input",
+    "raft_flow",
+    "FrameAverage",
+    "stack_flow",
+    "fuse",
+    "TwoStream",
+    "SkeletonGCN",
+    "STGCNBlock",
+    "GraphConv",
+    "normalize_skeleton",
+    "normalized_adjacency",
 ]

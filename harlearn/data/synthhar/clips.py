@@ -69,7 +69,7 @@ _TEST_GROUPS, _TRAIN_GROUPS = (1, 7), (8, 25)  # UCF101 split 1
 PROFILE_CLIPS: dict[str, dict[str, int]] = {
     "ci": dict(clips_per_class=6, test_clips_per_class=4, frames=8, frame_size=48),
     "book": dict(clips_per_class=40, test_clips_per_class=20, frames=16, frame_size=64),
-    "full": dict(clips_per_class=100, test_clips_per_class=50, frames=16, frame_size=112),
+    "full": dict(clips_per_class=100, test_clips_per_class=50, frames=16, frame_size=128),  # 128: RAFT's smallest
 }
 
 
