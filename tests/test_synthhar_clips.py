@@ -196,8 +196,15 @@ def test_ucf101_errors_say_what_to_do(tmp_path):
         UCF101(root, "test")[1]
 
 
-def test_sample_indices_spread_over_the_clip():
-    assert sample_indices(16, 4) == [2, 6, 10, 14]
+def test_sample_indices_spread_over_the_clip_symmetrically():
+    assert sample_indices(16, 4) == [2, 6, 9, 13]
+    assert sample_indices(17, 8) == [1, 3, 5, 7, 9, 11, 13, 15] and sample_indices(17, 9)[4] == 8  # the middle
     assert sample_indices(3, 5) == [0, 0, 1, 2, 2]
+    for length in (7, 8, 16, 17, 175):
+        for n in (1, 2, 3, 8, 9, 16):
+            idx = sample_indices(length, n)
+            mirrored = [length - 1 - i for i in reversed(idx)]
+            keep = [k for k in range(n) if not (n % 2 and length % 2 == 0 and k == n // 2)]  # no exact middle frame
+            assert idx == sorted(idx) and [idx[k] for k in keep] == [mirrored[k] for k in keep], (length, n)
     r = sample_indices(100, 10, np.random.default_rng(0))
     assert all(10 * k <= i < 10 * (k + 1) for k, i in enumerate(r))

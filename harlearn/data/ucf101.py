@@ -54,14 +54,18 @@ def sample_indices(length: int, num_frames: int, rng: np.random.Generator | None
         rng: When given, a random frame of each segment instead of its centre (training).
 
     Returns:
-        Increasing indices (repeated when the clip is shorter than ``num_frames``).
+        Increasing indices (repeated when the clip is shorter than ``num_frames``). Without
+        ``rng`` they are symmetric, ``idx[n-1-k] = length-1-idx[k]`` (the first half is rounded
+        down, the second mirrors it), so a clip and the same clip played backwards give the same
+        set of frames: a model that ignores frame order cannot tell them apart by the sampling.
     """
     edges = np.linspace(0, length, num_frames + 1)  # segment borders
-    if rng is None:
-        idx = (edges[:-1] + edges[1:]) / 2  # the centres
-    else:
+    if rng is not None:
         idx = edges[:-1] + rng.random(num_frames) * (edges[1:] - edges[:-1])
-    return [int(min(length - 1, max(0, np.floor(i)))) for i in idx]
+        return [int(min(length - 1, max(0, np.floor(i)))) for i in idx]
+    centres = (edges[:-1] + edges[1:]) / 2
+    first = [int(min(length - 1, np.floor(c))) for c in centres[: (num_frames + 1) // 2]]
+    return first + [length - 1 - i for i in reversed(first[: num_frames // 2])]
 
 
 class UCF101(Dataset):
