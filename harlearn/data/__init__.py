@@ -4,6 +4,8 @@
 - ``VOCAction``: PASCAL VOC 2012 Action (one item per person, ten multi-hot actions);
 - ``make_synthhar`` / ``synthhar_root``: SynthHAR, the embedded procedural dataset that is
   written in both layouts above, so the same loaders read it (imported on first use);
+- ``UCF101``: UCF101's layout (one action per clip; ``video`` [3, T, H, W]), which SynthHAR
+  clips (:mod:`harlearn.data.synthhar.clips`, ``clips_root``) are written in;
 - ``PretrainingCorpus``: SynthHAR's pretraining corpus (the course checkpoints' "ImageNet":
   posed people and objects, 29 multi-hot labels that are not the course actions);
 - ``collate``: the ``DataLoader`` ``collate_fn`` for the item dicts;
@@ -27,11 +29,13 @@ from .cache import InMemory
 from .corpus import PretrainingCorpus
 from .course import cached_datasets, course_datasets, course_root
 from .stanford40 import Stanford40
+from .ucf101 import UCF101
 from .voc_action import VOC_ACTIONS, VOCAction
 
 __all__ = [
     "Stanford40",
     "VOCAction",
+    "UCF101",
     "VOC_ACTIONS",
     "PretrainingCorpus",
     "collate",

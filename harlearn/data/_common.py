@@ -230,14 +230,15 @@ def apply_transform(item: dict[str, Any], transform: Callable | None) -> dict[st
     return out
 
 
-#: Keys that ``collate`` stacks into one tensor (``image`` only when all shapes agree).
-STACKED_KEYS = ("image", "label", "labels", "box")
+#: Keys that ``collate`` stacks into one tensor (``image`` and ``video`` only when all shapes agree).
+STACKED_KEYS = ("image", "video", "label", "labels", "box")
 
 
 def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch a list of items for a ``DataLoader`` (``collate_fn=collate``).
 
     - ``image``: stacked to [B, 3, H, W] when all images have the same shape, else a list;
+      ``video`` (clips, :class:`harlearn.data.UCF101`) likewise to [B, 3, T, H, W];
     - ``label`` (int or soft-target tensor), ``labels`` [B, C] and ``box`` [B, 4]: stacked;
     - other ints (e.g. ``person_index``): a ``long`` tensor [B];
     - everything else that varies per image (``boxes``, ``masks``, ``mask``, ``keypoints``,

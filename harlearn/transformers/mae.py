@@ -35,6 +35,11 @@ Where this departs from MAE's code:
   ``int(L * (1 - mask_ratio))`` can drop one to floating point error (``L=100, ratio=0.9``
   keeps 9, not 10). The two agree for the paper's settings (``L=196, ratio=0.75``: 49).
 * :func:`patchify` and :func:`unpatchify` accept rectangular images and any channel count.
+
+The position table, the reconstruction target and the masking are methods
+(:meth:`~MaskedAutoencoder.position_table`, :meth:`~MaskedAutoencoder.patchify`,
+:meth:`~MaskedAutoencoder.mask`), so that the video MAE (:class:`harlearn.video.videomae.VideoMAE`:
+tubelets, tube masking) reuses everything else unchanged.
 """
 
 from __future__ import annotations
@@ -175,24 +180,44 @@ class MaskedAutoencoder(nn.Module):
         self.grid_size = encoder.patch_embed.grid_size  # (H/p, W/p)
         self.norm_pix_loss = norm_pix_loss
         self.mask_ratio = mask_ratio
-        gh, gw = self.grid_size
         with torch.no_grad():  # fixed sin-cos table, class token position = zeros (MAE)
-            table = sinusoidal_embedding_2d(gh, gw, encoder.embed_dim)  # [L, C]
+            table = self.position_table(encoder.embed_dim)  # [L, C]
             encoder.pos_embed.copy_(torch.cat([torch.zeros(1, encoder.embed_dim), table])[None])
         encoder.pos_embed.requires_grad_(False)
 
         # --- decoder --------------------------------------------------------------------------
         self.decoder_embed = nn.Linear(encoder.embed_dim, decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
-        dec_table = sinusoidal_embedding_2d(gh, gw, decoder_dim)  # [L, D]
+        dec_table = self.position_table(decoder_dim)  # [L, D]
         dec_table = torch.cat([torch.zeros(1, decoder_dim), dec_table])[None]  # [1, L+1, D]
         self.register_buffer("decoder_pos_embed", dec_table, persistent=False)
         self.decoder_blocks = nn.ModuleList(
             [TransformerBlock(decoder_dim, decoder_num_heads, encoder.mlp_ratio) for _ in range(decoder_depth)]
         )
         self.decoder_norm = nn.LayerNorm(decoder_dim, eps=1e-6)
-        self.decoder_pred = nn.Linear(decoder_dim, self.patch_size**2 * encoder.in_chans)
+        self.decoder_pred = nn.Linear(decoder_dim, self.patch_dim)
         self._init_decoder()
+
+    # ---- what a subclass for another input changes (harlearn.video.videomae.VideoMAE) ---------
+    def position_table(self, dim: int) -> torch.Tensor:
+        """The fixed position table ``[L, dim]`` of the patch tokens: 2D sine-cosine on the grid."""
+        gh, gw = self.grid_size
+        return sinusoidal_embedding_2d(gh, gw, dim)
+
+    @property
+    def patch_dim(self) -> int:
+        """Values per patch the decoder predicts: ``p * p * C_in``."""
+        return self.patch_size**2 * self.encoder.in_chans
+
+    def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
+        """The reconstruction target: :func:`patchify` ``[B, L, p*p*C_in]``."""
+        return patchify(imgs, self.patch_size)
+
+    def mask(
+        self, x: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Which tokens the encoder sees: :func:`random_masking` (``(x_kept, mask, ids_restore)``)."""
+        return random_masking(x, mask_ratio, generator)
 
     def _init_decoder(self) -> None:
         # MAE's initialisation: normal(0.02) mask token, xavier-uniform linear weights, zero biases.
@@ -224,7 +249,7 @@ class MaskedAutoencoder(nn.Module):
         enc = self.encoder
         x = enc.patch_embed(imgs)  # [B, L, C]
         x = x + enc.pos_embed[:, 1:, :]  # [B, L, C]: positions before shuffling
-        x, mask, ids_restore = random_masking(x, mask_ratio, generator)  # [B, L_keep, C]
+        x, mask, ids_restore = self.mask(x, mask_ratio, generator)  # [B, L_keep, C]
         cls = (enc.cls_token + enc.pos_embed[:, :1, :]).expand(x.shape[0], -1, -1)  # [B, 1, C]
         x = torch.cat([cls, x], dim=1)  # [B, 1+L_keep, C]
         for block in enc.blocks:
@@ -265,7 +290,7 @@ class MaskedAutoencoder(nn.Module):
         Returns:
             Scalar loss.
         """
-        target = patchify(imgs, self.patch_size)  # [B, L, p*p*C_in]
+        target = self.patchify(imgs)  # [B, L, p*p*C_in]
         if self.norm_pix_loss:
             mean = target.mean(dim=-1, keepdim=True)  # [B, L, 1]
             var = target.var(dim=-1, keepdim=True)  # [B, L, 1]
@@ -335,15 +360,19 @@ def encoder_to_classifier(
         drop_path_rate: Stochastic depth of the classifier (MAE fine-tunes with 0.1).
 
     Returns:
-        The classifier, on the encoder's device.
+        The classifier (of the encoder's class: a ``VisionTransformer``, or what the encoder's
+        ``rebuild`` gives), on the encoder's device.
     """
     enc = mae.encoder
-    clf = VisionTransformer(
-        img_size=enc.img_size, patch_size=enc.patch_size, in_chans=enc.in_chans,
-        num_classes=num_classes, embed_dim=enc.embed_dim, depth=enc.depth, num_heads=enc.num_heads,
-        mlp_ratio=enc.mlp_ratio, qkv_bias=enc.qkv_bias, global_pool=global_pool,
-        drop_path_rate=drop_path_rate,
-    )
+    if hasattr(enc, "rebuild"):  # an encoder that rebuilds itself, e.g. harlearn.video.ViViT (VideoMAE)
+        clf = enc.rebuild(num_classes=num_classes, global_pool=global_pool, drop_path_rate=drop_path_rate)
+    else:
+        clf = VisionTransformer(
+            img_size=enc.img_size, patch_size=enc.patch_size, in_chans=enc.in_chans,
+            num_classes=num_classes, embed_dim=enc.embed_dim, depth=enc.depth, num_heads=enc.num_heads,
+            mlp_ratio=enc.mlp_ratio, qkv_bias=enc.qkv_bias, global_pool=global_pool,
+            drop_path_rate=drop_path_rate,
+        )
     state = {k: v for k, v in enc.state_dict().items() if not k.startswith("head.")}
     if global_pool == "avg":
         state = {k: v for k, v in state.items() if not k.startswith("norm.")}

@@ -34,6 +34,9 @@ The package, one concept a module:
 - :mod:`.corpus`: the pretraining corpus of the course checkpoints (:func:`~.corpus.make_corpus`,
   :func:`~.corpus.corpus_root`): posed people and objects with their own labels, seeds disjoint
   from every course image;
+- :mod:`.clips`: SynthHAR clips (:func:`~.clips.make_clips`, :func:`~.clips.clips_root`): short
+  videos of one animated person in UCF101's layout, with classes only motion separates
+  (time-reversal and rhythm pairs), seeds disjoint from every still image;
 - :mod:`.cache`: :func:`~.cache.synthhar_root`, where a profile's dataset lives, and ``--prepare``;
 - :mod:`.render`: drawing one scene (canvas, figure, objects, actions, scene; formerly
   ``harlearn.data.synth``, which still re-exports it);
@@ -62,6 +65,7 @@ from typing import Any
 from .build import GENERATOR_VERSION, JPEG_QUALITY, LAYOUTS, make_synthhar
 from .build import _stanford40_tasks, _voc_tasks  # noqa: F401  the work lists, for benchmarks/
 from .corpus import CORPUS_LABELS, corpus_root, make_corpus
+from .clips import CLIP_CLASSES, clips_root, make_clips
 from .cache import PREPARE_BIASES, data_home, synthhar_key, synthhar_root
 from .render.actions import (
     CLASS_OBJECTS, CLASSES, CONFUSABLE_PAIRS, DESIGNATED_DISTRACTOR, DISTRACTOR_OBJECTS, VOC_ACTIONS, VOC_MAPPING,
@@ -72,7 +76,7 @@ from .render.scene import DEFAULT_DIFFICULTY, Difficulty, render_scene
 __all__ = [
     "make_synthhar", "synthhar_root", "synthhar_key", "GENERATOR_VERSION", "LAYOUTS", "CLASSES",
     "CONFUSABLE_PAIRS", "VOC_ACTIONS", "VOC_MAPPING", "DESIGNATED_DISTRACTOR", "Difficulty",
-    "PREPARE_BIASES", "make_corpus", "corpus_root", "CORPUS_LABELS",
+    "PREPARE_BIASES", "make_corpus", "corpus_root", "CORPUS_LABELS", "make_clips", "clips_root", "CLIP_CLASSES",
 ]
 
 

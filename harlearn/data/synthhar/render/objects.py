@@ -280,7 +280,7 @@ def camera(rng: np.random.Generator, size: float = 1.0, profile: bool = False) -
 def laptop(rng: np.random.Generator, size: float = 1.0, open_deg: float = 105.0) -> Sprite:
     """A laptop in profile standing on ``y = 0``; the user sits on the -x side, the hinge is at +x.
 
-    Anchors: ``keys`` (where the hands type), ``screen``.
+    Anchors: ``keys`` (where the hands type), ``screen``, ``lid`` (the lid's free edge).
     """
     s = size
     shell = _pick(rng, [(180, 180, 185), (60, 60, 65), (30, 30, 35), (200, 190, 170)])
@@ -295,7 +295,7 @@ def laptop(rng: np.random.Generator, size: float = 1.0, open_deg: float = 105.0)
     n = np.array([-d[1], d[0]]) / np.linalg.norm(d)
     sp.poly([hinge, hinge + d, hinge + d + n * 0.018 * s, hinge + n * 0.018 * s], shell, 0.0002)
     sp.line([hinge - n * 0.004 * s + d * 0.08, hinge + d * 0.92 - n * 0.004 * s], 0.012 * s, glow, 0.0003)
-    sp.anchors.update(keys=np.array([-0.6 * L, -t - 0.01 * s]), screen=hinge + d * 0.5)
+    sp.anchors.update(keys=np.array([-0.6 * L, -t - 0.01 * s]), screen=hinge + d * 0.5, lid=hinge + d)
     return sp
 
 
