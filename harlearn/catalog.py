@@ -53,6 +53,8 @@ def _width(P: profiles.Profile, full_width: bool, narrow: int) -> int:
 def _small_cnn(num_classes: int, image_size: int, P, full_width: bool, pretrained) -> nn.Module:
     from harlearn.models.small import small_cnn
 
+    if pretrained == "zoo":
+        raise ValueError("There is no course checkpoint for 'small-cnn': train it from scratch (--pretrained none).")
     return small_cnn(num_classes, P.width)
 
 
@@ -99,7 +101,16 @@ def _vit(num_classes: int, image_size: int, P, full_width: bool, pretrained) -> 
     if full_width:
         return vit_small_patch16_224(pretrained=pretrained, num_classes=num_classes, img_size=image_size)
     _, kwargs = course_vit(P)
-    return VisionTransformer(image_size, num_classes=num_classes, **kwargs)
+    return _from_zoo(VisionTransformer(image_size, num_classes=num_classes, **kwargs), pretrained)
+
+
+def _from_zoo(model: nn.Module, pretrained) -> nn.Module:
+    """``model`` started from the course checkpoint that fits it when ``pretrained == "zoo"``."""
+    if pretrained == "zoo":
+        from harlearn import zoo
+
+        zoo.initialise(model)
+    return model
 
 
 def _swin(num_classes: int, image_size: int, P, full_width: bool, pretrained) -> nn.Module:
@@ -109,8 +120,9 @@ def _swin(num_classes: int, image_size: int, P, full_width: bool, pretrained) ->
     if full_width:
         return swin_tiny_patch4_window7_224(pretrained=bool(pretrained), num_classes=num_classes,
                                             img_size=image_size)
-    return SwinTransformer(image_size, num_classes=num_classes, drop_path_rate=0.0, patch_size=4,
-                           embed_dim=P.width + P.width // 2, depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4)
+    return _from_zoo(SwinTransformer(image_size, num_classes=num_classes, drop_path_rate=0.0, patch_size=4,
+                                     embed_dim=P.width + P.width // 2, depths=(2, 2, 2), num_heads=(2, 4, 8),
+                                     window_size=4), pretrained)
 
 
 def _lga(num_classes: int, image_size: int, P, full_width: bool, pretrained) -> nn.Module:
@@ -213,7 +225,9 @@ def build_model(
         profile: sets the narrow widths (default: the current profile).
         image_size: its input side (default :func:`default_image_size`).
         full_width: production widths (default: in the ``full`` profile or with ``pretrained``).
-        pretrained: ImageNet weights through torchvision / timm (``True`` or a weights name).
+        pretrained: ImageNet weights through torchvision / timm (``True``, ``"imagenet"`` or a
+            weights name), or ``"zoo"``: the course checkpoint that fits the model as built at the
+            profile's narrow width (:func:`harlearn.zoo.find`).
 
     Returns:
         The model, in training mode.
@@ -225,10 +239,11 @@ def build_model(
         raise ValueError(unknown_model_message(name))
     spec = MODELS[name]
     P = _profile(profile)
-    if pretrained and not spec.imagenet:
+    imagenet = bool(pretrained) and pretrained != "zoo"
+    if imagenet and not spec.imagenet:
         raise ValueError(f"There are no ImageNet weights for {name!r}: train it from scratch (--pretrained none).")
     if full_width is None:
-        full_width = P.name == "full" or bool(pretrained)
+        full_width = P.name == "full" or imagenet
     size = image_size or default_image_size(name, P)
     return spec.build(num_classes, size, P, full_width, pretrained)
 

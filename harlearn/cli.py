@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     train.add_argument("--image-size", type=int, help="input side in pixels (default: the model's in the profile)")
     train.add_argument("--pretrained", metavar="SOURCE",
-                       help="imagenet (torchvision / timm weights), a weights name (e.g. IMAGENET1K_V2), a checkpoint "
-                            "or state-dict file, or none (default: imagenet in the full profile, else none)")
+                       help="imagenet (torchvision / timm weights), a weights name (e.g. IMAGENET1K_V2), zoo (the course "
+                            "checkpoint that fits the model at the profile's width), a checkpoint or state-dict file, or none (default: imagenet in the full profile, else none)")
     train.add_argument("--out", type=Path, help="the run folder (default: runs/MODEL-DATA)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
     train.add_argument("--val-fraction", type=float, default=0.1,
@@ -268,9 +268,8 @@ def _pretrained(source: str | None, P) -> tuple[bool | str, Path | None]:
         return False, None
     if source.lower() in ("imagenet", "true"):
         return True, None
-    if source.lower().startswith("zoo"):
-        raise CommandError("The course checkpoints (the zoo) are not available yet: use --pretrained imagenet, "
-                           "a checkpoint file, or none.")
+    if source.lower() == "zoo":  # the course checkpoint whose body fits the model (harlearn.zoo.find)
+        return "zoo", None
     path = Path(source).expanduser()
     if path.suffix in (".pt", ".pth", ".bin") or path.exists():
         if not path.is_file():
@@ -386,7 +385,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.lr is not None and not args.lr > 0:
         raise CommandError(f"--lr must be positive, got {args.lr}.")
     pretrained, weights_file = _pretrained(args.pretrained, P)
-    if pretrained and not spec.imagenet:
+    if pretrained and pretrained != "zoo" and not spec.imagenet:
         if args.pretrained is not None:
             raise CommandError(f"There are no ImageNet weights for {args.model}: use --pretrained none or a checkpoint.")
         pretrained = False  # the full profile's default: this model trains from scratch
@@ -422,12 +421,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from harlearn.train import fit, seed_everything
 
-    full_width = P.name == "full" or bool(pretrained)
+    full_width = P.name == "full" or (bool(pretrained) and pretrained != "zoo")  # the zoo's are narrow
     seed_everything(args.seed)  # the initial weights (DDP copies rank 0's to the others)
     try:
         model = catalog.build_model(args.model, len(classes), profile=P, image_size=size,
                                     full_width=full_width, pretrained=pretrained)
-    except RuntimeError as err:  # ImageNet weights offline: their own one-sentence advice
+    except (RuntimeError, ValueError) as err:  # ImageNet weights offline, no fitting course checkpoint: one sentence
         raise CommandError(str(err)) from err
     loaded = _load_weights(model, weights_file) if weights_file else None
     family = "finetune" if (pretrained or weights_file) else spec.family

@@ -11,6 +11,13 @@
 - ``full``: a GPU, the real dataset (Stanford40 / VOC 2012 Action),
   ImageNet-pretrained backbones and the papers' hyperparameters.
 
+Where a chapter fine-tunes, ``Profile.weights`` names where the weights come from: ``"imagenet"``
+in ``full`` (torchvision / timm), ``"zoo"`` in ``book`` and ``ci`` (the course checkpoints,
+:mod:`harlearn.zoo`, pretrained on the SynthHAR pretraining corpus, not on the course actions).
+The course's factories take it as their ``pretrained`` argument
+(``resnet50(K, pretrained=P.weights, base_width=8)``), so one line of code serves all three
+profiles. ``Profile.pretrained`` stays what it was: whether the profile uses ImageNet weights.
+
 ``HARLEARN_SMOKE=1`` together with ``HARLEARN_PROFILE=full`` is *smoke mode*: the ``full``
 code path cut short so that it runs on a CPU (CI runs every chapter this way). It is the
 ``full`` profile (same ``name``, image sizes, model widths, ``dataset="real"``,
@@ -75,6 +82,11 @@ class Profile:
     num_workers: int  # DataLoader workers
     max_batches: int | None = None  # cap on batches per epoch, train and evaluation (ci, smoke), None for all
     smoke: bool = False  # smoke mode: full's code path with the work cut (HARLEARN_SMOKE=1, see as_smoke)
+
+    @property
+    def weights(self) -> str:
+        """Where fine-tuned models start: ``"imagenet"`` (``full``) or ``"zoo"`` (the course checkpoints)."""
+        return "imagenet" if self.pretrained else "zoo"
 
     def describe(self, dev: torch.device | None = None) -> str:
         """One line for a chapter's setup cell: which profile, on which device (and "smoke")."""

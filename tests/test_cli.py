@@ -139,7 +139,7 @@ def test_retrieval_model_is_scored_by_map_and_rank_k(home, capsys):
     (["train", "small-cnn", "--data", "synthhar", "--profile", "huge"], "Unknown profile 'huge': use ci, book or full."),
     (["train", "small-cnn", "--data", "stanford40", "--root", "{tmp}/nowhere"], "No dataset folder at {tmp}/nowhere: create it with"),
     (["data", "stanford40", "--root", "{tmp}"], "(`harlearn data stanford40 --download` fetches it)"),
-    (["train", "small-cnn", "--data", "synthhar", "--pretrained", "zoo:small-cnn"], "not available yet"),
+    (["train", "small-cnn", "--data", "synthhar", "--pretrained", "zoo"], "no course checkpoint for 'small-cnn'"),
     (["train", "small-cnn", "--data", "synthhar", "--pretrained", "{tmp}/missing.pt"], "No weights file at {tmp}/missing.pt"),
     (["train", "small-cnn", "--data", "synthhar", "--pretrained", "imagenet"], "There are no ImageNet weights for small-cnn"),
     (["eval", "{tmp}/missing.pt"], "No checkpoint at {tmp}/missing.pt: pass best.pt or last.pt"),

@@ -30,6 +30,7 @@ def test_profiles_grow_from_ci_to_full():
         assert getattr(ci, field) < getattr(book, field) <= getattr(full, field), field
     assert ci.max_batches is not None and book.max_batches is None
     assert full.pretrained and not book.pretrained and full.dataset == "real"
+    assert (full.weights, book.weights, profiles.get("ci").weights) == ("imagenet", "zoo", "zoo")
     assert len(book.seeds) >= 3  # claims in the book need spread
 
 
