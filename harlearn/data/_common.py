@@ -231,14 +231,15 @@ def apply_transform(item: dict[str, Any], transform: Callable | None) -> dict[st
 
 
 #: Keys that ``collate`` stacks into one tensor (``image`` only when all shapes agree).
-STACKED_KEYS = ("image", "label", "labels", "box")
+STACKED_KEYS = ("image", "label", "labels", "box", "text")
 
 
 def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch a list of items for a ``DataLoader`` (``collate_fn=collate``).
 
     - ``image``: stacked to [B, 3, H, W] when all images have the same shape, else a list;
-    - ``label`` (int or soft-target tensor), ``labels`` [B, C] and ``box`` [B, 4]: stacked;
+    - ``label`` (int or soft-target tensor), ``labels`` [B, C], ``box`` [B, 4] and ``text`` (token
+      ids [L], :class:`harlearn.data.captions.CaptionDataset`) -> [B, L]: stacked;
     - other ints (e.g. ``person_index``): a ``long`` tensor [B];
     - everything else that varies per image (``boxes``, ``masks``, ``mask``, ``keypoints``,
       ``object_boxes``, ``object_names``, ``bystander_boxes``, ``image_id``): a list of length B,

@@ -35,6 +35,9 @@ The package, one concept a module:
   :func:`~.corpus.corpus_root`): posed people and objects with their own labels, seeds disjoint
   from every course image;
 - :mod:`.cache`: :func:`~.cache.synthhar_root`, where a profile's dataset lives, and ``--prepare``;
+- :mod:`.captions`: captions derived from each image's sidecar annotation (verb x object x
+  context, several templates) and the held-out verb-object combinations, for CLIP
+  (:class:`harlearn.data.captions.CaptionDataset` reads them);
 - :mod:`.render`: drawing one scene (canvas, figure, objects, actions, scene; formerly
   ``harlearn.data.synth``, which still re-exports it);
 - ``__main__``: the command line.
@@ -63,6 +66,7 @@ from .build import GENERATOR_VERSION, JPEG_QUALITY, LAYOUTS, make_synthhar
 from .build import _stanford40_tasks, _voc_tasks  # noqa: F401  the work lists, for benchmarks/
 from .corpus import CORPUS_LABELS, corpus_root, make_corpus
 from .cache import PREPARE_BIASES, data_home, synthhar_key, synthhar_root
+from .captions import HELD_OUT_COMBINATIONS, VERB_OBJECT, held_out_classes, write_captions
 from .render.actions import (
     CLASS_OBJECTS, CLASSES, CONFUSABLE_PAIRS, DESIGNATED_DISTRACTOR, DISTRACTOR_OBJECTS, VOC_ACTIONS, VOC_MAPPING,
 )
@@ -73,6 +77,7 @@ __all__ = [
     "make_synthhar", "synthhar_root", "synthhar_key", "GENERATOR_VERSION", "LAYOUTS", "CLASSES",
     "CONFUSABLE_PAIRS", "VOC_ACTIONS", "VOC_MAPPING", "DESIGNATED_DISTRACTOR", "Difficulty",
     "PREPARE_BIASES", "make_corpus", "corpus_root", "CORPUS_LABELS",
+    "VERB_OBJECT", "HELD_OUT_COMBINATIONS", "held_out_classes", "write_captions",
 ]
 
 
