@@ -219,6 +219,23 @@ def test_a_zoo_checkpoint_plugs_in_as_the_image_tower(tmp_path):
     assert CLIP(EMBED, None, TEXT, visual=tower).encode_image(torch.randn(2, 3, 32, 32)).shape == (2, EMBED)
 
 
+def test_lock_image_tower_trains_only_the_text_side_and_keeps_batchnorm_still():
+    from harlearn.models.backbones import resnet50
+
+    model = CLIP(EMBED, None, TEXT, visual=BackboneTower(resnet50(base_width=8), EMBED)).lock_image_tower()
+    model.train()
+    assert model.training and not model.visual.trunk.training and model.visual.head.training
+    bn = model.visual.trunk.bn1
+    before = bn.running_mean.clone()
+    loss = clip_loss(*model(torch.randn(4, 3, 32, 32), _tokens(4)))
+    loss.backward()
+    assert torch.equal(bn.running_mean, before)
+    assert all(p.grad is None for p in model.visual.trunk.parameters())
+    assert model.visual.head.proj.weight.grad is not None and model.token_embedding.weight.grad is not None
+    vit = CLIP(EMBED, VISION, TEXT).lock_image_tower(unlock_projection=False)
+    assert not any(p.requires_grad for p in vit.visual.parameters()) and vit.logit_scale.requires_grad
+
+
 def test_vit_b_32_architecture_matches_open_clips_names_and_shapes():
     with torch.device("meta"):
         ours = CLIP.from_open_clip_config("ViT-B-32", quick_gelu=True)

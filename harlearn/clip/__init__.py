@@ -15,7 +15,8 @@ One concept a module:
   ``head.proj``);
 - :mod:`.text`: :class:`TextTower`, the causal text transformer read at the end-of-text token;
 - :mod:`.model`: :class:`CLIP` (``CLIP(embed_dim, vision_cfg, text_cfg)``), the learned
-  temperature (``logit_scale``: init ``log(1/0.07)``, clamped at ``log(100)``);
+  temperature (``logit_scale``: init ``log(1/0.07)``, clamped at ``log(100)``), and
+  ``CLIP.lock_image_tower()`` (LiT, arXiv:2111.07991: a pretrained image tower kept fixed);
 - :mod:`.loss`: :func:`clip_loss` (open_clip's ``ClipLoss``), :func:`clip_loss_fn` for
   :func:`harlearn.train.fit`;
 - :mod:`.zero_shot`: :func:`build_zero_shot_classifier` (prompt-template ensembles, open_clip's

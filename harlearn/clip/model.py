@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbone import BackboneTower
 from .text import TextTower
 from .transformer import QuickGELU
 from .vision import VisionTower
@@ -163,6 +164,42 @@ class CLIP(TextTower):
                                  v.mlp_ratio, v.ls_init_value, v.pool_type, act)
         self.visual = visual
         self.logit_scale = nn.Parameter(torch.ones([]) * init_logit_scale)  # a scalar, as open_clip's
+
+    def lock_image_tower(self, unlock_projection: bool = True) -> "CLIP":
+        """Freeze the image tower, as LiT does (Zhai et al., *LiT: Zero-Shot Transfer with
+        Locked-image text Tuning*, CVPR 2022, arXiv:2111.07991): only the text tower (and
+        ``logit_scale``) learn to agree with a pretrained image tower.
+
+        Its parameters get ``requires_grad=False`` (:func:`harlearn.train.fit` optimises only
+        the others) and it stays in eval mode when the model is put in training mode, so its
+        BatchNorm statistics do not move either. open_clip's ``lock_image_tower()`` also
+        freezes the projection; here it stays trainable unless ``unlock_projection=False``
+        (a new projection on a course checkpoint has to learn).
+
+        Args:
+            unlock_projection: keep the projection into the joint space trainable
+                (``VisionTower.proj``, ``BackboneTower.head``).
+
+        Returns:
+            The model, for chaining.
+        """
+        for p in self.visual.parameters():
+            p.requires_grad = False
+        if unlock_projection:
+            if isinstance(self.visual, VisionTower):
+                self.visual.proj.requires_grad = True
+            elif isinstance(self.visual, BackboneTower):
+                for p in self.visual.head.parameters():
+                    p.requires_grad = True
+        self._image_tower_locked = True
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> "CLIP":
+        """``nn.Module.train``, keeping a locked image tower's trunk in eval mode (see :meth:`lock_image_tower`)."""
+        super().train(mode)
+        if getattr(self, "_image_tower_locked", False):
+            (self.visual.trunk if isinstance(self.visual, BackboneTower) else self.visual).eval()
+        return self
 
     @torch.no_grad()
     def clamp_logit_scale_(self, max_value: float = LOGIT_SCALE_MAX) -> None:
