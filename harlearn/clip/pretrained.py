@@ -16,9 +16,9 @@ checkpoint is replaced by a random stand-in with its keys and shapes
 :func:`pretrained_preprocess` gives the input size and normalisation the checkpoint expects,
 from open_clip's local metadata (no download).
 
-Default checkpoint: ``("ViT-B-32", "openai")``, OpenAI's own weights (QuickGELU), the model whose
-zero-shot numbers the paper reports (e.g. 63.2% ImageNet top-1 for ViT-B/32, Table 11); pass
-``pretrained="laion2b_s34b_b79k"`` for open_clip's LAION-2B one.
+Default checkpoint: ``("ViT-B-32", "openai")``, OpenAI's own weights (QuickGELU), one of the
+models whose zero-shot numbers the paper reports; pass ``pretrained="laion2b_s34b_b79k"`` for
+open_clip's LAION-2B one.
 
 Not a paper's method: plumbing around open_clip's public ``create_model``,
 ``get_model_config`` and ``get_pretrained_cfg``.
