@@ -27,6 +27,10 @@ The loading sites and how each gets its stand-in:
   ``pretrained_cfg_overlay=dict(state_dict=...)`` source, so timm's checkpoint filter, position
   embedding resampling and head replacement run; harlearn's name mapping into its own ViT / Swin
   (:func:`harlearn.transformers.vit.load_timm_pretrained`) follows unchanged.
+* open_clip's CLIP checkpoints, through :func:`harlearn.clip.pretrained.pretrained_clip`: where
+  the download would happen, :func:`open_clip_stand_in` returns the state dict of
+  ``open_clip.create_model(name, pretrained=None)`` (the architecture the checkpoint was saved
+  from), and harlearn's CLIP loads it strictly, as it loads the downloaded one.
 
 How a stand-in's keys are known without the file: torchvision's checkpoints are the state dicts
 of torchvision's architectures (built here with ``weights=None``) in the format torchvision's own
@@ -57,6 +61,7 @@ __all__ = [
     "torchvision_stand_in",
     "torchvision_fetch",
     "timm_stand_in",
+    "open_clip_stand_in",
     "StandInError",
 ]
 
@@ -184,3 +189,22 @@ def timm_stand_in(name: str) -> dict[str, torch.Tensor]:
 
     with _seeded(name):
         return timm.create_model(name, pretrained=False).state_dict()
+
+
+# --- open_clip --------------------------------------------------------------------------------
+
+
+def open_clip_stand_in(model_name: str, quick_gelu: bool = False) -> dict[str, torch.Tensor]:
+    """A random state dict with the keys and shapes of an open_clip CLIP checkpoint.
+
+    Args:
+        model_name: an open_clip model name, e.g. ``"ViT-B-32"``.
+        quick_gelu: build it with QuickGELU (OpenAI's checkpoints); no parameter depends on it.
+
+    Returns:
+        ``open_clip.create_model(model_name, pretrained=None).state_dict()``, seeded by the name.
+    """
+    import open_clip
+
+    with _seeded(f"open_clip:{model_name}"):
+        return open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu).state_dict()

@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Import name -> distribution name, where they differ.
-DIST_OF = {"PIL": "pillow", "sklearn": "scikit-learn", "yaml": "pyyaml", "cv2": "opencv-python-headless"}
+DIST_OF = {"PIL": "pillow", "sklearn": "scikit-learn", "yaml": "pyyaml", "cv2": "opencv-python-headless",
+           "open_clip": "open_clip_torch"}
 #: Imported directly but installed as a hard requirement of a declared distribution.
 TRANSITIVE = {"scipy": "scikit-learn", "IPython": "ipywidgets", "huggingface_hub": "timm"}
 #: Present only where the chapter runs on Colab (imported inside a try or an if).

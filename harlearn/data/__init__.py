@@ -14,6 +14,9 @@
   (SynthHAR in ``ci`` and ``book``; in ``full`` the real data, Stanford40 in
   ``$HARLEARN_DATA/stanford40/`` and VOC in ``$HARLEARN_DATA/voc2012/``); ``cached_datasets``: the same,
   decoded once and kept in memory (``InMemory``) with cheap augmentation in ``ci`` / ``book``;
+- ``CaptionDataset`` / ``caption_datasets``: SynthHAR image-caption pairs for CLIP
+  (:mod:`harlearn.data.captions`; the captions are derived from the sidecar annotations by
+  :mod:`harlearn.data.synthhar.captions`; imported on first use);
 - ``harlearn.data.transforms``: box-aware augmentation, human masks from boxes, mixup.
 
 Items are dicts with 0-based pixel ``xyxy`` float boxes; see each dataset's docstring.
@@ -47,9 +50,12 @@ __all__ = [
     "transforms",
     "make_synthhar",
     "synthhar_root",
+    "CaptionDataset",
+    "caption_datasets",
 ]
 
 _LAZY = ("make_synthhar", "synthhar_root")
+_LAZY_CAPTIONS = ("CaptionDataset", "caption_datasets")
 
 
 def __getattr__(name: str) -> Any:
@@ -59,4 +65,8 @@ def __getattr__(name: str) -> Any:
         from . import synthhar
 
         return getattr(synthhar, name)
+    if name in _LAZY_CAPTIONS:
+        from . import captions
+
+        return getattr(captions, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

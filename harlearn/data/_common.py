@@ -231,7 +231,7 @@ def apply_transform(item: dict[str, Any], transform: Callable | None) -> dict[st
 
 
 #: Keys that ``collate`` stacks into one tensor (``image`` and ``video`` only when all shapes agree).
-STACKED_KEYS = ("image", "video", "label", "labels", "box")
+STACKED_KEYS = ("image", "video", "label", "labels", "box", "text")
 
 
 def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -239,7 +239,8 @@ def collate(batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     - ``image``: stacked to [B, 3, H, W] when all images have the same shape, else a list;
       ``video`` (clips, :class:`harlearn.data.UCF101`) likewise to [B, 3, T, H, W];
-    - ``label`` (int or soft-target tensor), ``labels`` [B, C] and ``box`` [B, 4]: stacked;
+    - ``label`` (int or soft-target tensor), ``labels`` [B, C], ``box`` [B, 4] and ``text`` (token
+      ids [L], :class:`harlearn.data.captions.CaptionDataset`) -> [B, L]: stacked;
     - other ints (e.g. ``person_index``): a ``long`` tensor [B];
     - everything else that varies per image (``boxes``, ``masks``, ``mask``, ``keypoints``,
       ``object_boxes``, ``object_names``, ``bystander_boxes``, ``image_id``): a list of length B,

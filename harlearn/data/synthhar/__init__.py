@@ -38,6 +38,9 @@ The package, one concept a module:
   videos of one animated person in UCF101's layout, with classes only motion separates
   (time-reversal and rhythm pairs), seeds disjoint from every still image;
 - :mod:`.cache`: :func:`~.cache.synthhar_root`, where a profile's dataset lives, and ``--prepare``;
+- :mod:`.captions`: captions derived from each image's sidecar annotation (verb x object x
+  context, several templates) and the held-out verb-object combinations, for CLIP
+  (:class:`harlearn.data.captions.CaptionDataset` reads them);
 - :mod:`.render`: drawing one scene (canvas, figure, objects, actions, scene; formerly
   ``harlearn.data.synth``, which still re-exports it);
 - ``__main__``: the command line.
@@ -67,6 +70,7 @@ from .build import _stanford40_tasks, _voc_tasks  # noqa: F401  the work lists, 
 from .corpus import CORPUS_LABELS, corpus_root, make_corpus
 from .clips import CLIP_CLASSES, clips_root, make_clips
 from .cache import PREPARE_BIASES, data_home, synthhar_key, synthhar_root
+from .captions import HELD_OUT_COMBINATIONS, VERB_OBJECT, held_out_classes, write_captions
 from .render.actions import (
     CLASS_OBJECTS, CLASSES, CONFUSABLE_PAIRS, DESIGNATED_DISTRACTOR, DISTRACTOR_OBJECTS, VOC_ACTIONS, VOC_MAPPING,
 )
@@ -77,6 +81,7 @@ __all__ = [
     "make_synthhar", "synthhar_root", "synthhar_key", "GENERATOR_VERSION", "LAYOUTS", "CLASSES",
     "CONFUSABLE_PAIRS", "VOC_ACTIONS", "VOC_MAPPING", "DESIGNATED_DISTRACTOR", "Difficulty",
     "PREPARE_BIASES", "make_corpus", "corpus_root", "CORPUS_LABELS", "make_clips", "clips_root", "CLIP_CLASSES",
+    "VERB_OBJECT", "HELD_OUT_COMBINATIONS", "held_out_classes", "write_captions",
 ]
 
 
