@@ -63,6 +63,7 @@ def main(argv=None) -> int:
         finally:
             sys.stdout.flush()
         times.append(time.perf_counter() - cell_start)
+        print(f"--- cell {i}: {times[-1]:.1f} s", flush=True)  # as it goes: a run cut short still tells
         try:
             import matplotlib.pyplot as plt
 
