@@ -463,6 +463,8 @@ def images_per_second(model: nn.Module, image_size: int | None = None, *, inputs
         batch, repeats = min(batch, P.batch_size), 1
 
     x = _example(model, inputs, image_size, batch)
+    if getattr(P, "smoke", False):  # an example batch a chapter passed: cut to the profile's batch as well
+        x = tuple(t[:batch] for t in x) if isinstance(x, tuple) else x[:batch]
     n = (x[0] if isinstance(x, tuple) else x).shape[0]
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training

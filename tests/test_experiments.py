@@ -95,6 +95,17 @@ def test_cost_counters():
     assert E.images_per_second(model, 16, batch=4, repeats=1, train=True) > 0
 
 
+def test_images_per_second_in_smoke_mode_times_the_profiles_batch(monkeypatch):
+    from harlearn import profiles
+
+    seen = []
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
+    model.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape[0]))
+    monkeypatch.setitem(E._STATE, "profile", profiles.as_smoke(cuda=False))
+    E.images_per_second(model, inputs=torch.randn(64, 3, 8, 8), repeats=3)  # a chapter's example batch of 64
+    assert seen == [4, 4]  # the profile's batch of 4: one warm-up call, one timed call
+
+
 def test_chance_levels():
     assert E.chance_accuracy(16) == 1 / 16
     assert E.chance_map([0, 1, 1, 1]) == pytest.approx((0.25 + 0.75) / 2)
