@@ -30,6 +30,14 @@ def test_classes_items_and_boxes(stanford40_root):
     torch.testing.assert_close(boxes.as_subclass(torch.Tensor), torch.tensor([[1.0, 2, 11, 19], [14, 3, 29, 21]]))
 
 
+def test_subset_keeps_classes_targets_and_ids(stanford40_root):
+    ds = Stanford40(stanford40_root, "train")
+    part = ds.subset([2, 0])
+    assert part.classes == ds.classes and len(part) == 2 and len(ds) == 3
+    assert part.targets == [2, 0] and part.image_ids == ["reading_001", "applauding_001"]
+    assert part[0]["image_id"] == "reading_001"
+
+
 def test_grayscale_becomes_rgb_and_one_pixel_slack_is_clamped(stanford40_root):
     item = Stanford40(stanford40_root, "train")[2]
     assert item["image"].shape == (3, 28, 36)

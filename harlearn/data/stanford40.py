@@ -175,6 +175,18 @@ class Stanford40(Dataset):
         """The ``image_id`` of every item, in order."""
         return [r.image_id for r in self._records]
 
+    def subset(self, indices) -> "Stanford40":
+        """A copy holding only the items at ``indices`` (in that order), with the same classes and transform.
+
+        Unlike ``torch.utils.data.Subset`` it keeps ``classes``, ``targets`` and ``image_ids``
+        (e.g. a smoke run's few test images: ``test.subset(range(8))``).
+        """
+        import copy
+
+        out = copy.copy(self)
+        out._records = [self._records[i] for i in indices]
+        return out
+
     def __len__(self) -> int:
         return len(self._records)
 
