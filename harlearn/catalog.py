@@ -7,8 +7,8 @@ with the family and changes its chapter uses) and its loss. :data:`MODELS` holds
 
 Sizes follow the chapters: in ``ci`` and ``book`` the narrow widths a CPU trains in minutes, in
 ``full`` (or with ImageNet weights, which exist only for them) the production widths. With
-``pretrained`` the recipe becomes the course's fine-tuning one (``"finetune"``: a ten times
-smaller learning rate), as in chapters 2 and 4.
+``pretrained`` the recipe becomes the course's fine-tuning one (``"finetune"``: 1e-4 for ImageNet
+weights, the from-scratch rate for the course checkpoints), as in chapters 3, 4 and 7.
 
 Not a paper's method: a table of the course's own choices (see each chapter for why).
 """

@@ -70,6 +70,9 @@ def test_recipe_families_and_changes():
     assert (cnn.optimizer, cnn.lr, cnn.epochs, cnn.batch_size, cnn.max_batches) == ("adamw", P.lr, P.epochs,
                                                                                   P.batch_size, P.max_batches)
     assert E.recipe(P, "cnn-nobn").lr == pytest.approx(P.lr / 10)
+    # fine-tuning: the course checkpoints (ci, book) at the from-scratch rate, ImageNet weights (full) at 1e-4
+    assert E.recipe(P, "finetune").lr == P.lr and E.recipe(profiles.get("book"), "finetune").lr == 3e-3
+    assert E.recipe(profiles.get("full"), "finetune").lr == 1e-4
     vit = E.recipe(P, "transformer", epochs=8, seed=3)
     assert (vit.lr, vit.epochs, vit.seed, vit.grad_clip) == (1e-3, 8, 3, 1.0)
     assert E.recipe(P, "cnn", epochs=1).warmup_epochs <= 0.5  # a short run warms up for at most half of it

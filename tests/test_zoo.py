@@ -320,3 +320,12 @@ def test_initialise_a_transformer_the_caller_built(registry):
         assert torch.allclose(model.eval().forward_features(x), reference.eval().forward_features(x), atol=1e-6)
     with pytest.raises(ValueError, match="does not fit"):  # a named checkpoint of another size
         zoo.initialise(SwinTransformer(num_classes=7, **{**kwargs, "embed_dim": 16}), "tiny_swin", registry=registry)
+
+
+def test_the_chapters_models_have_the_checkpoints_sizes():
+    """ci and book build chapter 4's ViT (and chapter 5's encoder) at the size of vit_ch4 / mae_vit_ch5."""
+    from harlearn import experiments, profiles
+
+    for name in ("ci", "book"):
+        size, kwargs = experiments.course_vit(profiles.get(name))
+        assert {"img_size": size, **kwargs} == R.RECIPES["vit_ch4"].kwargs == R.RECIPES["mae_vit_ch5"].kwargs["encoder"]
