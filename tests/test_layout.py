@@ -219,6 +219,13 @@ def test_every_old_name_imports_from_its_old_path(module):
     assert not missing, f"{module} lost {missing}"
 
 
+def test_a_factory_named_like_its_module_still_builds_after_the_module_is_imported():
+    import harlearn.models.googlenet  # noqa: F401 - sets the package attribute to the module
+    from harlearn.models import GoogLeNet, googlenet
+
+    assert isinstance(googlenet(7, base_width=4), GoogLeNet)
+
+
 def test_moved_names_are_the_same_objects():
     from harlearn import explain, inference, train, viz
     from harlearn.layers import transformer, vit_conv

@@ -127,7 +127,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     ),
     Recipe(
         "swin_ch4", "swin", dict(_SWIN, drop_path_rate=0.0), 64, "multilabel",
-        dict(_TRANSFORMER, epochs=20, batch_size=64), used_by=("04_vision_transformers",),
+        dict(_TRANSFORMER, epochs=12, batch_size=64), used_by=("04_vision_transformers",),
         note="Chapter 4's Swin: 64-px images, 4x4 patches, 3 stages (2, 2, 2) of width 24, 48, 96, windows of 4.",
     ),
     Recipe(
