@@ -217,15 +217,15 @@ def load(
 
 # ---- starting a model the caller built from a checkpoint --------------------------------------
 def _architecture_of(model: nn.Module) -> str:
-    """The zoo architecture name of a model instance (by its class)."""
-    from harlearn.models.backbones import VGG, DenseNet, GoogLeNet, ResNet
-    from harlearn.transformers.swin import SwinTransformer
-    from harlearn.transformers.vit import VisionTransformer
+    """The zoo architecture name of a model instance, by its class or a base class.
 
-    for cls, name in ((ResNet, "resnet50"), (VGG, "vgg16"), (DenseNet, "densenet121"), (GoogLeNet, "googlenet"),
-                      (SwinTransformer, "swin"), (VisionTransformer, "vit")):
-        if isinstance(model, cls):
-            return name
+    (By class name, so that this module imports no model code: the factories import it.)
+    """
+    names = {"ResNet": "resnet50", "VGG": "vgg16", "DenseNet": "densenet121", "GoogLeNet": "googlenet",
+             "SwinTransformer": "swin", "VisionTransformer": "vit"}
+    for cls in type(model).__mro__:
+        if cls.__module__.startswith("harlearn.") and cls.__name__ in names:
+            return names[cls.__name__]
     raise TypeError(f"The zoo has no checkpoints for a {type(model).__name__}; it holds {sorted(ARCHITECTURES)}.")
 
 
