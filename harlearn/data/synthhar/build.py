@@ -257,9 +257,15 @@ def _metadata(args: dict[str, Any], results: list[dict[str, Any]], counts: dict[
 
 
 # ---- atomic install -----------------------------------------------------------------------------
-def _install(tmp: Path, root: Path, args: dict[str, Any], overwrite: bool) -> None:
-    """Move the finished ``tmp`` into place at ``root`` (never a half-written dataset at ``root``)."""
-    if is_same_dataset(root, args):  # another process finished the same dataset meanwhile
+def install_folder(tmp: Path, root: Path, is_done: Any) -> None:
+    """Move the finished folder ``tmp`` into place at ``root``: never a half-written one at ``root``.
+
+    ``is_done()`` says whether ``root`` already holds the finished result (another process made it
+    meanwhile: ``tmp`` is then dropped). A non-empty ``root`` is swapped out and deleted (the
+    caller has checked that overwriting is allowed). Shared by the course datasets, the
+    pretraining corpus and the clips.
+    """
+    if is_done():  # another process finished the same folder meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
         return
     if root.is_dir() and not any(root.iterdir()):
@@ -273,10 +279,15 @@ def _install(tmp: Path, root: Path, args: dict[str, Any], overwrite: bool) -> No
     try:
         os.replace(tmp, root)
     except OSError:
-        if is_same_dataset(root, args):  # another process finished the same dataset first
+        if is_done():  # another process finished it first
             shutil.rmtree(tmp, ignore_errors=True)
             return
         raise
+
+
+def _install(tmp: Path, root: Path, args: dict[str, Any], overwrite: bool) -> None:
+    """Move the finished ``tmp`` into place at ``root`` (never a half-written dataset at ``root``)."""
+    install_folder(tmp, root, lambda: is_same_dataset(root, args))
 
 
 def make_synthhar(

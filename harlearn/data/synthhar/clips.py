@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .build import _workers, render_in_order
+from .build import _workers, install_folder, render_in_order
 from .render.clip_scene import render_clip
 from .render.figure import KEYPOINTS, SKELETON
 from .render.motions import APPEARANCE_CLASSES, CLIP_CLASSES, REVERSAL_PAIRS, RHYTHM_PAIRS
@@ -241,18 +241,7 @@ def make_clips(
         results = render_in_order(_render, _init, {"dir": str(tmp), "args": args}, tasks, _workers(len(tasks), workers),
                                   progress, desc="SynthHAR clips", chunksize=4)
         _write_index(tmp, args, results)
-        if is_same_clips(root, args):  # another process finished it meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
-            return root
-        if root.is_dir() and not any(root.iterdir()):
-            root.rmdir()
-        if root.exists():  # non-empty and overwrite=True
-            trash = root.with_name(f".{root.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
-            os.replace(root, trash)
-            os.replace(tmp, root)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
+        install_folder(tmp, root, lambda: is_same_clips(root, args))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

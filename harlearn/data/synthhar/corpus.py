@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from .build import JPEG_QUALITY, _workers
+from .build import JPEG_QUALITY, _workers, install_folder
 from .render.corpus_scene import CORPUS_LABELS, OBJECTS, render_corpus_scene
 from .render.figure import KEYPOINTS, SKELETON
 from .render.primitives import PRIMITIVES
@@ -212,18 +212,7 @@ def make_corpus(
         tasks = corpus_seed_keys(args)
         results = _run(tasks, {"dir": str(tmp), "image_size": args["image_size"]}, _workers(len(tasks), workers), progress)
         _write(tmp, args, results)
-        if is_same_corpus(root, args):  # another process finished it meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
-            return root
-        if root.is_dir() and not any(root.iterdir()):
-            root.rmdir()
-        if root.exists():  # non-empty and overwrite=True
-            trash = root.with_name(f".{root.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
-            os.replace(root, trash)
-            os.replace(tmp, root)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, root)
+        install_folder(tmp, root, lambda: is_same_corpus(root, args))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
