@@ -106,7 +106,7 @@ def setup(chapter: str, seed: int = 0, profile: Any = None, quiet: bool = False)
     P = profile or profiles.current()
     device = profiles.device()
     seed_everything(seed)
-    _STATE.update(chapter=chapter, profile=P, device=device)
+    _STATE.update(chapter=chapter, profile=P, device=device, setup_at=_dt.datetime.now().isoformat(timespec="seconds"))
     if not quiet:
         print(P.describe(device))
         if P.name == "ci":
@@ -655,7 +655,8 @@ def record(table: str, row: str, metric: str, values: Iterable[float], *, chance
         device = _STATE["device"] or torch.device("cpu")
         content = {"chapter": chapter, "profile": P.name + (" (smoke)" if getattr(P, "smoke", False) else ""),
                    "device": hardware_name(device),
-                   "torch": torch.__version__, "started": _dt.datetime.now().isoformat(timespec="seconds"),
+                   "torch": torch.__version__,
+                   "started": _STATE.get("setup_at") or _dt.datetime.now().isoformat(timespec="seconds"),
                    "records": []}
         _STATE["reset"].add(chapter)
     key = (table, row, metric)
@@ -689,6 +690,15 @@ def _fmt(r: dict) -> str:
     return f"{r['mean']:.4f}{s} (n={r['n']})"
 
 
+def _run_time(content: dict) -> str:
+    """``", ran 4.2 min"``: from the chapter's setup cell to its last recorded number."""
+    try:
+        seconds = (_dt.datetime.fromisoformat(content["updated"]) - _dt.datetime.fromisoformat(content["started"]))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return f", ran {seconds.total_seconds() / 60:.1f} min from setup to its last record"
+
+
 def summary(folder: str | os.PathLike | None = None, previous: str | os.PathLike | None = None) -> str:
     """A text summary of all chapters' results, and what changed since ``previous``.
 
@@ -704,7 +714,8 @@ def summary(folder: str | os.PathLike | None = None, previous: str | os.PathLike
     before = load_results(previous) if previous is not None else {}
     lines = []
     for chapter, content in now.items():
-        lines.append(f"== {chapter} ({content.get('profile')} profile, {content.get('device')}, {content.get('updated')})")
+        lines.append(f"== {chapter} ({content.get('profile')} profile, {content.get('device')}, {content.get('updated')}"
+                     f"{_run_time(content)})")
         old = {(r["table"], r["row"], r["metric"]): r for r in before.get(chapter, {}).get("records", [])}
         same_profile = before.get(chapter, {}).get("profile") == content.get("profile")
         for r in content["records"]:

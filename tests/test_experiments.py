@@ -139,6 +139,20 @@ def test_record_writes_a_fresh_file_and_summary_diffs(tmp_path, monkeypatch):
     assert "(was 0.6000" in text and "(new)" in text and "removed: T | bad | accuracy" in text
 
 
+def test_summary_gives_the_time_from_setup_to_the_last_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARLEARN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setitem(E._STATE, "reset", set())
+    E.setup("99_timed", profile=profiles.get("ci"), quiet=True)
+    monkeypatch.setitem(E._STATE, "setup_at", "2026-01-01T10:00:00")  # setup ran 3 minutes before the record
+    E.record("T", "r", "accuracy", [0.5])
+    path = tmp_path / "results" / "99_timed.json"
+    content = json.loads(path.read_text())
+    assert content["started"] == "2026-01-01T10:00:00"
+    content["updated"] = "2026-01-01T10:03:00"
+    path.write_text(json.dumps(content))
+    assert "ran 3.0 min from setup to its last record" in E.summary(tmp_path / "results")
+
+
 def test_record_needs_a_chapter(monkeypatch):
     monkeypatch.setitem(E._STATE, "chapter", None)
     with pytest.raises(ValueError, match="setup"):
