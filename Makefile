@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test data zoo install sync clean
+.PHONY: book test data zoo install sync clean browser
 
 # Create the virtual environment and install the tested stack (requirements.txt) and harlearn.
 $(STAMP): requirements.txt pyproject.toml
@@ -42,14 +42,28 @@ book: data
 # `full` smoke mode: the `full` code path (real loaders on small real-format trees written to
 # _build/smoke-data, pretrained weights replaced by random stand-ins through the same loading
 # code, the detector included) with only the work cut (HARLEARN_SMOKE=1, harlearn.profiles).
+# The ci notebooks run in a copy of the book (_build/ci-site) and keep their outputs there
+# (nbmake --overwrite); that copy is then built without executing anything and opened page by
+# page in headless Chromium (tests/test_site.py): the published book as a reader meets it.
 SMOKE_DATA := $(CURDIR)/_build/smoke-data
-test: $(STAMP)
+SITE := $(CURDIR)/_build/ci-site
+test: $(STAMP) browser
 	HARLEARN_PROFILE=ci $(BIN)/python -m harlearn.data.synthhar --prepare
-	HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake book/ $(PYTEST_ARGS)
+	rm -rf $(SITE) && mkdir -p $(SITE) && cp -r book tools _toc.yml references.bib $(SITE)/
+	sed 's/^  execute_notebooks: .*/  execute_notebooks: "off"   # ci-site: the notebooks already ran under nbmake/' _config.yml > $(SITE)/_config.yml
+	HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake --overwrite $(SITE)/book/ $(PYTEST_ARGS)
+	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet $(SITE)
+	HARLEARN_SITE=$(SITE)/_build/html $(BIN)/python -m pytest tests/test_site.py $(PYTEST_ARGS)
 	$(BIN)/python -m harlearn.data.testing $(SMOKE_DATA)
 	HARLEARN_PROFILE=full HARLEARN_SMOKE=1 HARLEARN_DATA=$(SMOKE_DATA) HF_HUB_OFFLINE=1 \
 	  HARLEARN_RESULTS=$(CURDIR)/_build/results-smoke \
 	  $(BIN)/python -m pytest --nbmake --nbmake-timeout=1200 book/ $(PYTEST_ARGS)
+
+# Headless Chromium and its driver for tests/test_site.py (Debian's packages; CI starts bare).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; }
 
 # Write each chapter's Colab badge and install cell from _config.yml's repository.url and the
 # release tag (tools/sync_colab.py), then regenerate its .ipynb (Colab twin) from its MyST source.
