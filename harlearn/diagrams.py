@@ -30,7 +30,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noq
 
 __all__ = ["KIND", "Diagram", "FIGURES", "write_all",
            "small_cnn", "bottleneck", "inception", "dense_block", "se_cbam", "non_local", "vit",
-           "swin", "mae", "lga", "convit", "retrieval"]
+           "swin", "mae", "lga", "convit", "retrieval", "clip"]
 
 #: Fill colour per kind of operation.
 KIND = {
@@ -417,10 +417,39 @@ def retrieval() -> plt.Figure:
     return d.fig
 
 
+# ---------------------------------------------------------------------------------------------
+# Chapter 10
+
+
+def clip() -> plt.Figure:
+    """:class:`harlearn.clip.CLIP` as chapter 10 trains it: a locked image tower (LiT), a text tower."""
+    d = Diagram(17, 6.6, "CLIP: two towers, one embedding space, a contrastive loss over the batch")
+    img = d.box(1.4, 4.8, "N images", "data", w=2.0, h=0.8)
+    txt = d.box(1.4, 1.6, "N captions\n\"a person riding\na horse ...\"", "data", w=2.2, h=1.2, fontsize=6.5)
+    it = d.box(4.6, 4.8, "image tower\n(zoo ResNet-50, locked)\n+ linear proj", "conv", w=2.9, h=1.2, fontsize=6.5)
+    tok = d.box(4.6, 1.6, "tokenizer (BPE),\ntext transformer,\ncausal mask", "attn", w=2.9, h=1.2, fontsize=6.5)
+    ie = d.box(8.0, 4.8, "L2-normalise\nimage embeddings", "norm", w=2.4, h=0.9, fontsize=6.5)
+    te = d.box(8.0, 1.6, "end-of-text token,\nproj, L2-normalise", "norm", w=2.4, h=0.9, fontsize=6.5)
+    for a, b in ((img, it), (txt, tok), (it, ie), (tok, te)):
+        d.arrow(a, b)
+    n, cell, x0, y0 = 5, 0.5, 10.2, 2.0
+    d.grid(x0, y0, n, n, cell, lambda i, j: "#fce5cd" if i == j else "#ffffff")
+    d.text(x0 + n * cell / 2, y0 + n * cell + 0.35, "similarities × exp(logit_scale)", fontsize=6.5)
+    d.text(x0 + n * cell / 2, y0 - 0.35, "N × N: pair i matches pair i", fontsize=6.5)
+    d.arrow(ie, (x0 + n * cell / 2, y0 + n * cell + 0.05))
+    d.arrow(te, (x0 - 0.05, y0 + n * cell / 2))
+    loss = d.box(15.2, 3.25, "symmetric\ncross-entropy:\nrows (image → text)\nand columns", "loss", w=2.6, h=1.5,
+                 fontsize=6.5)
+    d.arrow((x0 + n * cell + 0.05, y0 + n * cell / 2), loss)
+    d.text(8.5, 0.3, "zero-shot: embed one prompt per class (\"a photo of a person {action}\"), "
+                     "predict the class whose text embedding is nearest", fontsize=6.5)
+    return d.fig
+
+
 #: File stem -> figure function; the chapters show ``book/figures/<stem>.svg``.
 FIGURES: dict[str, Callable[[], plt.Figure]] = {
     f.__name__: f for f in (small_cnn, bottleneck, inception, dense_block, se_cbam, non_local, vit, swin, mae, lga,
-                            convit, retrieval)
+                            convit, retrieval, clip)
 }
 
 
