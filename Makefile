@@ -45,19 +45,25 @@ book: data
 # The ci notebooks run in a copy of the book (_build/ci-site) and keep their outputs there
 # (nbmake --overwrite); that copy is then built without executing anything and opened page by
 # page in headless Chromium (tests/test_site.py): the published book as a reader meets it.
+# Tests and notebooks run on PYTEST_WORKERS pytest-xdist workers of one torch thread each: the
+# notebooks' small models leave a second thread mostly idle, and two threads per worker on two
+# cores would stall each other.
 SMOKE_DATA := $(CURDIR)/_build/smoke-data
 SITE := $(CURDIR)/_build/ci-site
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile,)
+ONE_THREAD := $(if $(XDIST),OMP_NUM_THREADS=1 MKL_NUM_THREADS=1,)
 test: $(STAMP) browser
 	HARLEARN_PROFILE=ci $(BIN)/python -m harlearn.data.synthhar --prepare
 	rm -rf $(SITE) && mkdir -p $(SITE) && cp -r book tools _toc.yml references.bib $(SITE)/
 	sed 's/^  execute_notebooks: .*/  execute_notebooks: "off"   # ci-site: the notebooks already ran under nbmake/' _config.yml > $(SITE)/_config.yml
-	HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake --overwrite $(SITE)/book/ $(PYTEST_ARGS)
+	$(ONE_THREAD) HARLEARN_PROFILE=ci HARLEARN_RESULTS=$(CURDIR)/_build/results-ci $(BIN)/python -m pytest tests --nbmake --overwrite $(SITE)/book/ $(XDIST) $(PYTEST_ARGS)
 	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet $(SITE)
 	HARLEARN_SITE=$(SITE)/_build/html $(BIN)/python -m pytest tests/test_site.py $(PYTEST_ARGS)
 	$(BIN)/python -m harlearn.data.testing $(SMOKE_DATA)
-	HARLEARN_PROFILE=full HARLEARN_SMOKE=1 HARLEARN_DATA=$(SMOKE_DATA) HF_HUB_OFFLINE=1 \
+	$(ONE_THREAD) HARLEARN_PROFILE=full HARLEARN_SMOKE=1 HARLEARN_DATA=$(SMOKE_DATA) HF_HUB_OFFLINE=1 \
 	  HARLEARN_RESULTS=$(CURDIR)/_build/results-smoke \
-	  $(BIN)/python -m pytest --nbmake --nbmake-timeout=1200 book/ $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest --nbmake --nbmake-timeout=1200 book/ $(XDIST) $(PYTEST_ARGS)
 
 # Headless Chromium and its driver for tests/test_site.py (Debian's packages; CI starts bare).
 browser:
