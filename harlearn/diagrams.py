@@ -446,10 +446,44 @@ def clip() -> plt.Figure:
     return d.fig
 
 
+def vivit() -> plt.Figure:
+    """:class:`harlearn.video.ViViT`: tubelets, then the three ways to attend over space and time."""
+    d = Diagram(17.6, 7.4, "ViViT: a clip as t×p×p tubelet tokens; three ways to attend over space and time")
+    clip = d.box(1.4, 6.2, "clip\n[B, 3, T, H, W]", "data", w=2.2, h=0.9)
+    emb = d.box(1.4, 4.7, "TubeletEmbed: Conv3d,\nkernel = stride = t×p×p\n→ T'×S tokens", "conv", w=2.6, h=1.1,
+                fontsize=6.5)
+    d.arrow(clip, emb)
+    palette = ["#cfe2f3", "#fce5cd", "#d9ead3", "#e1d5e7"]
+    d.grid(0.45, 1.3, 4, 4, 0.45, lambda i, j: palette[i])
+    d.text(1.35, 0.9, "rows: T' token frames\ncolumns: S positions", fontsize=6.5)
+    columns = (
+        (5.6, "model 1: joint", ["all T'·S tokens attend\nto each other", "L blocks", "[cls] → head"],
+         "cost ∝ (T'·S)²"),
+        (10.0, "model 2: factorised encoder", ["spatial ViT on each frame\n(S tokens) → frame [cls]",
+                                              "temporal transformer\non the T' frame tokens", "[cls] → head"],
+         "cost ∝ T'·S² + T'²"),
+        (14.4, "model 3: factorised self-attention", ["in each block: attention\nwithin a frame (S tokens)",
+                                                     "then across frames at\neach position (T' tokens)",
+                                                     "mean of tokens → head"],
+         "cost ∝ T'·S² + S·T'²"),
+    )
+    for x, title, steps, cost in columns:
+        d.text(x, 6.7, title, fontsize=7.5)
+        boxes = [d.box(x, y, text, kind, w=3.6, h=0.9, fontsize=6.5)
+                 for y, text, kind in zip((5.6, 4.2, 2.8), steps, ("attn", "attn", "linear"))]
+        for a, b in zip(boxes, boxes[1:]):
+            d.arrow(a, b)
+        d.text(x, 1.8, cost, fontsize=6.5)
+    d.line([(2.75, 4.7), (3.4, 4.7), (3.4, 6.2), (14.4, 6.2)], arrow=False)
+    for x, _, _, _ in columns:
+        d.arrow((x, 6.2), (x, 6.05))
+    return d.fig
+
+
 #: File stem -> figure function; the chapters show ``book/figures/<stem>.svg``.
 FIGURES: dict[str, Callable[[], plt.Figure]] = {
     f.__name__: f for f in (small_cnn, bottleneck, inception, dense_block, se_cbam, non_local, vit, swin, mae, lga,
-                            convit, retrieval, clip)
+                            convit, retrieval, clip, vivit)
 }
 
 

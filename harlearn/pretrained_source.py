@@ -119,7 +119,9 @@ def torchvision_stand_in(weights: Any) -> dict[str, torch.Tensor]:
     from torchvision.models import get_model_builder
 
     name = _builder_name(weights)
-    kwargs: dict[str, Any] = {"weights": None, "num_classes": len(weights.meta["categories"])}
+    kwargs: dict[str, Any] = {"weights": None}
+    if "categories" in weights.meta:  # classifiers and detectors (not RAFT, whose output is a flow field)
+        kwargs["num_classes"] = len(weights.meta["categories"])
     if name.startswith(("fasterrcnn", "maskrcnn", "keypointrcnn", "retinanet", "fcos", "ssd")):
         kwargs["weights_backbone"] = None
     if name == "googlenet":  # the file holds the auxiliary classifiers

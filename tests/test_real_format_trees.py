@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from harlearn.data import Stanford40, VOCAction, VOC_ACTIONS, _download, course_datasets, course_root
+from harlearn.data import UCF101, Stanford40, VOCAction, VOC_ACTIONS, _download, course_datasets, course_root
 from harlearn.data import transforms as T
 from harlearn.data.testing import MARKER, STANFORD40_CLASSES, main, write_real_format
 
@@ -100,7 +100,7 @@ def test_every_file_decodes_and_the_trees_are_small(trees):
             assert item["image"].shape == (3, 224, 224) and torch.isfinite(item["image"]).all()
     data = VOCAction(roots["voc"], "trainval", transform=T.eval_transform(224))
     assert all(data[i]["box"].shape == (4,) for i in range(len(data)))
-    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for name in ("stanford40", "voc2012") for p in (root / name).rglob("*") if p.is_file())
     assert size < 600 * 1024, f"{size / 1024:.0f} KB"
 
 
@@ -127,3 +127,13 @@ def test_command_line(tmp_path, capsys):
     assert main([str(tmp_path), "--train-per-class", "1", "--test-per-class", "1", "--voc-images-per-action", "1"]) == 0
     out = capsys.readouterr().out
     assert "stanford40:" in out and "80 JPEGs" in out and "voc:" in out
+
+
+def test_ucf101_tree_is_the_official_layout_and_reads_as_ucf101(trees):
+    _, roots = trees
+    ucf = roots["ucf101"]
+    assert sorted(p.name for p in ucf.iterdir() if p.name != MARKER) == ["UCF-101", "ucfTrainTestlist"]  # no sidecar
+    train, test = UCF101(ucf, "train", num_frames=4), UCF101(ucf, "test", num_frames=4, size=112)
+    assert (len(train), len(test)) == (24, 24) and len(train.classes) == 12
+    item = test[0]
+    assert item["video"].shape == (3, 4, 112, 112) and "keypoints" not in item

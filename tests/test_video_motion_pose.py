@@ -113,3 +113,31 @@ def test_skeleton_gcn_classifies_and_learns_the_direction_of_a_motion():
         opt.step()
     model.eval()
     assert (model(seqs).argmax(1) == labels).all()
+
+
+def test_raft_and_keypoint_rcnn_load_their_weights_through_the_stand_ins_in_smoke_mode(monkeypatch):
+    import socket
+
+    from harlearn.video import detect_keypoints, keypoint_rcnn, raft
+
+    monkeypatch.setenv("HARLEARN_PROFILE", "full")
+    monkeypatch.setenv("HARLEARN_SMOKE", "1")
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(AssertionError("network")))
+    flow = raft_flow(torch.rand(3, 2, 128, 128), raft(), num_flow_updates=1)  # the pretrained path, stand-in weights
+    assert flow.shape == (1, 2, 128, 128) and torch.isfinite(flow).all()
+    detector = keypoint_rcnn(min_size=64, max_size=64, rpn_post_nms_top_n_test=10)
+    kp = detect_keypoints(detector, torch.rand(3, 2, 64, 64))
+    assert kp.shape == (2, 17, 3)
+    assert set(kp[..., 2].unique().tolist()) <= {0.0, 2.0}  # a frame has a person (2) or nothing (0)
+
+
+def test_a_torchvision_download_that_cannot_start_says_where_to_put_the_file(monkeypatch, tmp_path):
+    from torchvision.models.optical_flow import Raft_Small_Weights, raft_small
+
+    from harlearn.models.backbones import weights as W
+
+    monkeypatch.delenv("HARLEARN_SMOKE", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(W, "unreachable", lambda url: OSError("no route to host"))
+    with pytest.raises(RuntimeError, match=r"RAFT's weights could not be downloaded .* place the file at .*raft_small"):
+        W.load_torchvision_model(raft_small, Raft_Small_Weights.DEFAULT, "RAFT's weights")

@@ -70,7 +70,7 @@ VOC_ALL_ACTIONS = (
 )
 
 #: Bumped when :func:`write_real_format` writes something else (a tree of an older version is rewritten).
-TREE_VERSION = 1
+TREE_VERSION = 2
 
 #: The marker file of a tree written here (it is never mistaken for, or written over, real data).
 MARKER = ".harlearn-test-tree.json"
@@ -335,7 +335,7 @@ def write_real_format(
     voc_images_per_action: int = 2,
     seed: int = 0,
 ) -> dict[str, Path]:
-    """Write small Stanford40 and VOC 2012 Action trees under ``root`` (skipped when already there).
+    """Write small Stanford40, VOC 2012 Action and UCF101 trees under ``root`` (skipped when already there).
 
     ``root`` plays ``$HARLEARN_DATA``: afterwards ``Stanford40(root / "stanford40", split)``,
     ``VOCAction(root / "voc2012", split)`` and, with ``HARLEARN_DATA=root``,
@@ -350,7 +350,9 @@ def write_real_format(
         seed: seeds sizes, boxes and pixels (the same arguments write the same files).
 
     Returns:
-        ``{"stanford40": root/"stanford40", "voc": root/"voc2012"}``.
+        ``{"stanford40": root/"stanford40", "voc": root/"voc2012", "ucf101": root/"ucf101"}`` (UCF101:
+        SynthHAR's twelve clip classes in the official layout, ``train_per_class`` and
+        ``test_per_class`` clips each).
 
     Raises:
         FileExistsError: a target folder exists with content this function did not write.
@@ -366,14 +368,35 @@ def write_real_format(
     if _prepare(voc, stamp):
         write_voc(voc, _voc_images(voc_images_per_action, seed), painted=True)
         (voc / MARKER).write_text(json.dumps(stamp))
-    return {"stanford40": stanford, "voc": voc}
+    ucf = root / "ucf101"
+    if _prepare(ucf, stamp):
+        _write_ucf101(ucf, train_per_class, test_per_class, seed)
+        (ucf / MARKER).write_text(json.dumps(stamp))
+    return {"stanford40": stanford, "voc": voc, "ucf101": ucf}
+
+
+def _write_ucf101(folder: Path, train_per_class: int, test_per_class: int, seed: int) -> None:
+    """A UCF101 tree as the official archives extract (``UCF-101/``, ``ucfTrainTestlist/``), nothing else.
+
+    The clips are SynthHAR clips at 128 px (RAFT's smallest input), without the sidecar and the
+    index that SynthHAR adds: what :class:`harlearn.data.UCF101` finds in a real tree.
+    """
+    from harlearn.data.synthhar.clips import make_clips
+
+    tmp = folder.with_name(f".{folder.name}.clips")
+    shutil.rmtree(tmp, ignore_errors=True)
+    make_clips(tmp, clips_per_class=train_per_class, test_clips_per_class=test_per_class, frames=9, frame_size=128,
+               seed=seed, workers=1)
+    for name in ("UCF-101", "ucfTrainTestlist"):
+        shutil.move(str(tmp / name), str(folder / name))
+    shutil.rmtree(tmp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m harlearn.data.testing ROOT``: write the trees, print what is there."""
     parser = argparse.ArgumentParser(
         prog="python -m harlearn.data.testing",
-        description="Write small Stanford40 and VOC 2012 Action trees in the real layouts (for smoke mode: "
+        description="Write small Stanford40, VOC 2012 Action and UCF101 trees in the real layouts (for smoke mode: "
                     "HARLEARN_PROFILE=full HARLEARN_SMOKE=1 HARLEARN_DATA=ROOT).",
     )
     parser.add_argument("root", type=Path, help="the folder that HARLEARN_DATA will name")
@@ -386,9 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                               voc_images_per_action=args.voc_images_per_action, seed=args.seed)
     for name, folder in roots.items():
         files = [p for p in folder.rglob("*") if p.is_file()]
-        jpegs = sum(p.suffix == ".jpg" for p in files)
+        media = sum(p.suffix in (".jpg", ".avi") for p in files)
         size = sum(p.stat().st_size for p in files)
-        print(f"{name}: {folder} ({jpegs} JPEGs, {len(files)} files, {size / 1024:.0f} KB)")
+        print(f"{name}: {folder} ({media} JPEGs or clips, {len(files)} files, {size / 1024:.0f} KB)")
     return 0
 
 

@@ -20,9 +20,17 @@ One concept a module:
   :func:`normalize_skeleton`, :func:`normalized_adjacency`.
 """
 
-from harlearn.video.flow import clip_flow, farneback_flow, flow_image, flow_input, raft_flow
+from harlearn.video.flow import clip_flow, farneback_flow, flow_image, flow_input, raft, raft_flow
 from harlearn.video.masking import apply_mask, frame_masking, random_token_masking, tube_masking
-from harlearn.video.skeleton import GraphConv, SkeletonGCN, STGCNBlock, normalize_skeleton, normalized_adjacency
+from harlearn.video.skeleton import (
+    GraphConv,
+    SkeletonGCN,
+    STGCNBlock,
+    detect_keypoints,
+    keypoint_rcnn,
+    normalize_skeleton,
+    normalized_adjacency,
+)
 from harlearn.video.swin3d import (
     PatchEmbed3d,
     PatchMerging,
@@ -72,6 +80,7 @@ __all__ = [
     "clip_flow",
     "flow_image",
     "flow_input",
+    "raft",
     "raft_flow",
     "FrameAverage",
     "stack_flow",
@@ -82,4 +91,6 @@ __all__ = [
     "GraphConv",
     "normalize_skeleton",
     "normalized_adjacency",
+    "keypoint_rcnn",
+    "detect_keypoints",
 ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["farneback_flow", "clip_flow", "flow_image", "flow_input", "raft_flow"]
+__all__ = ["farneback_flow", "clip_flow", "flow_image", "flow_input", "raft", "raft_flow"]
 
 
 def _cv2():
@@ -120,24 +120,39 @@ def flow_input(flow: torch.Tensor, max_flow: float = 4.0) -> torch.Tensor:
 
 
 @torch.no_grad()
+def raft(pretrained: bool = True) -> torch.nn.Module:
+    """torchvision's ``raft_small``, with its weights (trained on FlyingChairs + FlyingThings3D).
+
+    Args:
+        pretrained: load the weights (torch hub's cache; downloaded on first use; a random
+            stand-in in smoke mode); ``False``: random weights, the same code path offline.
+
+    Returns:
+        The model in eval mode.
+    """
+    from torchvision.models.optical_flow import Raft_Small_Weights, raft_small
+
+    if not pretrained:
+        return raft_small(weights=None).eval()
+    from harlearn.models.backbones.weights import load_torchvision_model
+
+    return load_torchvision_model(raft_small, Raft_Small_Weights.DEFAULT, "RAFT's optical-flow weights").eval()
+
+
 def raft_flow(video: torch.Tensor, model: torch.nn.Module | None = None, num_flow_updates: int = 12) -> torch.Tensor:
     """Learned flow (RAFT, ``torchvision.models.optical_flow.raft_small``) between consecutive frames.
 
     Args:
         video: One clip ``[3, T, H, W]`` in [0, 1]; ``H`` and ``W`` divisible by 8 and at least
             128 (RAFT's correlation pyramid; upsample smaller frames first).
-        model: a RAFT model; default ``raft_small`` with torchvision's pretrained weights
-            (downloaded on first use; offline, pass a model built with ``weights=None``, whose flow
-            is meaningless but whose code path is the same).
+        model: a RAFT model; default :func:`raft` (``raft_small`` with torchvision's weights,
+            downloaded on first use; offline, pass ``raft(pretrained=False)``, whose flow is
+            meaningless but whose code path is the same).
         num_flow_updates: RAFT's refinement iterations (torchvision's default: 12).
 
     Returns:
         float32 ``[T-1, 2, H, W]``: the last of RAFT's refinements.
     """
-    if model is None:
-        from torchvision.models.optical_flow import Raft_Small_Weights, raft_small
-
-        model = raft_small(weights=Raft_Small_Weights.DEFAULT)
-    model = model.eval()
+    model = (model if model is not None else raft()).eval()
     frames = video.transpose(0, 1) * 2 - 1  # [T, 3, H, W] in [-1, 1], RAFT's input range
     return model(frames[:-1], frames[1:], num_flow_updates=num_flow_updates)[-1].float()

@@ -34,7 +34,8 @@ import torch.nn as nn
 
 from harlearn.data.synthhar.render.figure import SKELETON
 
-__all__ = ["normalized_adjacency", "normalize_skeleton", "GraphConv", "STGCNBlock", "SkeletonGCN"]
+__all__ = ["normalized_adjacency", "normalize_skeleton", "GraphConv", "STGCNBlock", "SkeletonGCN", "keypoint_rcnn",
+           "detect_keypoints"]
 
 _HIPS, _SHOULDERS = (11, 12), (5, 6)  # COCO indices
 
@@ -154,3 +155,52 @@ class SkeletonGCN(nn.Module):
         x = x.view(B, V, C, T).permute(0, 2, 3, 1)  # [B, C, T, V]
         x = self.blocks(x)  # [B, C', T', V]
         return self.head(x.mean(dim=(2, 3)))  # global average over time and joints
+
+
+def keypoint_rcnn(pretrained: bool = True, min_size: int = 800, max_size: int = 1333, **kwargs) -> nn.Module:
+    """torchvision's Keypoint R-CNN (ResNet-50-FPN, COCO keypoints): the pose estimator of ``full``.
+
+    ``weights_backbone=None`` always: the detector's own COCO file holds the backbone too, so the
+    separate ImageNet backbone file torchvision would fetch first is never needed (offline, it
+    would be one more download to fail).
+
+    Args:
+        pretrained: load the COCO weights (a random stand-in in smoke mode); ``False``: random.
+        min_size, max_size: torchvision's resizing of the input (short side, long side bound).
+        **kwargs: more ``KeypointRCNN`` arguments (e.g. ``rpn_post_nms_top_n_test``).
+
+    Returns:
+        The model in eval mode.
+    """
+    from torchvision.models.detection import KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
+
+    options = dict(weights_backbone=None, min_size=min_size, max_size=max_size, **kwargs)
+    if not pretrained:
+        return keypointrcnn_resnet50_fpn(weights=None, num_classes=2, **options).eval()
+    from harlearn.models.backbones.weights import load_torchvision_model
+
+    return load_torchvision_model(keypointrcnn_resnet50_fpn, KeypointRCNN_ResNet50_FPN_Weights.COCO_V1,
+                                  "Keypoint R-CNN's COCO weights", **options).eval()
+
+
+@torch.no_grad()
+def detect_keypoints(model: nn.Module, video: torch.Tensor) -> torch.Tensor:
+    """The most confident person's 17 COCO keypoints in every frame of a clip.
+
+    Args:
+        model: a Keypoint R-CNN (:func:`keypoint_rcnn`).
+        video: ``[3, T, H, W]`` in ``[0, 1]``.
+
+    Returns:
+        ``[T, 17, 3]``: ``x, y`` in pixels and visibility 2 where the model found a person, all
+        zeros in a frame without one (the format of SynthHAR's sidecar keypoints).
+    """
+    device = next(model.parameters()).device
+    frames = list(video.transpose(0, 1).to(device))  # T images [3, H, W]
+    out = torch.zeros(len(frames), 17, 3)
+    for t, det in enumerate(model(frames)):
+        if len(det["scores"]):
+            best = int(det["scores"].argmax())
+            out[t, :, :2] = det["keypoints"][best, :, :2].float().cpu()
+            out[t, :, 2] = 2.0
+    return out

@@ -99,7 +99,7 @@ def synthhar_root(profile=None, *, context_bias: float = 0.0, seed: int = 0, lay
 
 
 def prepare(profile=None, workers: int | None = None) -> None:
-    """Generate (or find cached) every SynthHAR the profile's chapters use, one line per dataset on stdout.
+    """Generate (or find cached) every SynthHAR the profile's chapters use (the clips too), one line each on stdout.
 
     Args:
         profile: a :class:`harlearn.profiles.Profile` or its name; default
@@ -113,3 +113,8 @@ def prepare(profile=None, workers: int | None = None) -> None:
         root = synthhar_root(profile, context_bias=bias, workers=workers, progress=sys.stderr.isatty())
         how = "already there" if cached else f"generated in {time.perf_counter() - t0:.1f} s"
         print(f"SynthHAR for profile '{profile.name}' (context_bias={bias:g}): {root} ({how})", flush=True)
+    from .clips import clips_root  # chapter 9's clips
+
+    t0 = time.perf_counter()
+    root = clips_root(profile, workers=workers, progress=sys.stderr.isatty())
+    print(f"SynthHAR clips for profile '{profile.name}': {root} ({time.perf_counter() - t0:.1f} s)", flush=True)

@@ -28,7 +28,7 @@ from harlearn import pretrained_source
 from harlearn._offline import unreachable
 from harlearn.models.transfer import ModelT, _head_name, finetune_model
 
-__all__ = ["build_pretrained", "pretrained_weights_path"]
+__all__ = ["build_pretrained", "pretrained_weights_path", "load_torchvision_model"]
 
 # Width arguments and the only values for which ImageNet weights exist.
 _PRODUCTION_WIDTHS: dict[str, tuple[Any, ...]] = {"base_width": (64,), "classifier_width": (None, 4096)}
@@ -130,3 +130,39 @@ def build_pretrained(
     if num_classes != model.get_submodule(_head_name(model)).out_features:
         finetune_model(model, num_classes)
     return model
+
+
+def load_torchvision_model(builder: Callable[..., torch.nn.Module], weights: WeightsEnum, what: str,
+                           **kwargs: Any) -> torch.nn.Module:
+    """``builder(weights=weights, **kwargs)``: a torchvision model with its production weights.
+
+    The same path as :func:`build_pretrained` for models the course uses as they are (RAFT,
+    Keypoint R-CNN): torch hub's cache, an immediate error offline, a random stand-in in smoke
+    mode (:mod:`harlearn.pretrained_source`).
+
+    Args:
+        builder: torchvision's builder, e.g. ``torchvision.models.optical_flow.raft_small``.
+        weights: its weights entry, e.g. ``Raft_Small_Weights.DEFAULT``.
+        what: what the weights are, for the error message ("RAFT's optical-flow weights").
+        **kwargs: more builder arguments (``weights_backbone=None`` for a detector: the backbone's
+            ImageNet file is not needed when the whole detector's weights are loaded).
+
+    Raises:
+        RuntimeError: the weights could not be downloaded (offline) or read; the message names
+            the URL, the file and the fixes.
+    """
+    path = pretrained_weights_path(weights)
+    fixes = (f"check the network connection, place the file at {path} (torch.hub.get_dir()/checkpoints/), "
+             "or use the book profile (HARLEARN_PROFILE=book), which needs no pretrained weights")
+    if not pretrained_source.stand_ins_active() and not os.path.exists(path):
+        blocked = unreachable(weights.url)
+        if blocked is not None:
+            raise RuntimeError(f"{what} could not be downloaded from {weights.url} ({blocked}): {fixes}.")
+    try:
+        with pretrained_source.torchvision_fetch(weights):
+            return builder(weights=weights, **kwargs)
+    except (OSError, RuntimeError, pickle.UnpicklingError) as err:
+        if os.path.exists(path):
+            raise RuntimeError(f"{what} in {path} could not be read ({err}): delete the file so that it is "
+                               "downloaded again.") from err
+        raise RuntimeError(f"{what} could not be downloaded from {weights.url} ({err}): {fixes}.") from err
