@@ -265,7 +265,7 @@ def clips_root(profile=None, *, seed: int = 0, workers: int | None = None, progr
     """
     from harlearn import profiles
 
-    from .cache import data_home
+    from .._common import data_home
 
     name = profile if isinstance(profile, str) else (profile or profiles.current()).name
     kw = {**PROFILE_CLIPS[name], **overrides}
