@@ -141,3 +141,10 @@ def test_a_torchvision_download_that_cannot_start_says_where_to_put_the_file(mon
     monkeypatch.setattr(W, "unreachable", lambda url: OSError("no route to host"))
     with pytest.raises(RuntimeError, match=r"RAFT's weights could not be downloaded .* place the file at .*raft_small"):
         W.load_torchvision_model(raft_small, Raft_Small_Weights.DEFAULT, "RAFT's weights")
+
+
+def test_raft_flow_builds_no_autograd_graph():
+    from harlearn.video import raft
+
+    flow = raft_flow(torch.rand(3, 2, 128, 128), raft(pretrained=False), num_flow_updates=1)
+    assert not flow.requires_grad

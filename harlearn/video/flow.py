@@ -119,7 +119,6 @@ def flow_input(flow: torch.Tensor, max_flow: float = 4.0) -> torch.Tensor:
     return torch.clamp(flow.float(), -max_flow, max_flow) / max_flow
 
 
-@torch.no_grad()
 def raft(pretrained: bool = True) -> torch.nn.Module:
     """torchvision's ``raft_small``, with its weights (trained on FlyingChairs + FlyingThings3D).
 
@@ -139,6 +138,7 @@ def raft(pretrained: bool = True) -> torch.nn.Module:
     return load_torchvision_model(raft_small, Raft_Small_Weights.DEFAULT, "RAFT's optical-flow weights").eval()
 
 
+@torch.no_grad()
 def raft_flow(video: torch.Tensor, model: torch.nn.Module | None = None, num_flow_updates: int = 12) -> torch.Tensor:
     """Learned flow (RAFT, ``torchvision.models.optical_flow.raft_small``) between consecutive frames.
 
