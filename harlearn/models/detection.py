@@ -34,9 +34,6 @@ mean and standard deviation.
 
 from __future__ import annotations
 
-import os
-import pickle
-import urllib.error
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,9 +50,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 
-from harlearn import pretrained_source
-from harlearn._offline import unreachable
-from harlearn.models.backbones.weights import pretrained_weights_path
+from harlearn.models.backbones.weights import load_torchvision_model
 
 __all__ = [
     "COCO_PERSON",
@@ -197,24 +192,9 @@ def fasterrcnn(
     if not pretrained:
         return builder(weights=None, weights_backbone=None, num_classes=num_classes, **options)
 
-    path = pretrained_weights_path(weights)
-    smoke = pretrained_source.stand_ins_active()  # smoke mode: a random stand-in, no file, no network
-    blocked = None if smoke or os.path.exists(path) else unreachable(weights.url)  # offline: fail at once
-    try:
-        if blocked is not None:
-            raise urllib.error.URLError(blocked)
-        with pretrained_source.torchvision_fetch(weights):
-            model = builder(weights=weights, **options)  # 91 COCO classes
-    except (OSError, RuntimeError, pickle.UnpicklingError) as err:  # URLError is an OSError
-        if os.path.exists(path):
-            message = (f"The COCO detector weights {path} could not be read ({err}): delete the file so "
-                       "it is downloaded again, or use pretrained=False.")
-        else:
-            message = (f"The COCO detector weights could not be downloaded from {weights.url} ({err}): "
-                       f"check the network connection, use the book profile (HARLEARN_PROFILE=book), "
-                       f"place the file at {path}, or use pretrained=False and train the small "
-                       "detector on SynthHAR boxes.")
-        raise RuntimeError(message) from err
+    model = load_torchvision_model(  # 91 COCO classes
+        builder, weights, "The COCO detector weights",
+        alternative="use pretrained=False and train the small detector on SynthHAR boxes", **options)
     if num_classes != len(weights.meta["categories"]):
         in_features = model.roi_heads.box_predictor.cls_score.in_features
         model.roi_heads.box_predictor = FastRCNNPredictor(in_features, num_classes)

@@ -133,7 +133,7 @@ def build_pretrained(
 
 
 def load_torchvision_model(builder: Callable[..., torch.nn.Module], weights: WeightsEnum, what: str,
-                           **kwargs: Any) -> torch.nn.Module:
+                           *, alternative: str | None = None, **kwargs: Any) -> torch.nn.Module:
     """``builder(weights=weights, **kwargs)``: a torchvision model with its production weights.
 
     The same path as :func:`build_pretrained` for models the course uses as they are (RAFT,
@@ -144,6 +144,8 @@ def load_torchvision_model(builder: Callable[..., torch.nn.Module], weights: Wei
         builder: torchvision's builder, e.g. ``torchvision.models.optical_flow.raft_small``.
         weights: its weights entry, e.g. ``Raft_Small_Weights.DEFAULT``.
         what: what the weights are, for the error message ("RAFT's optical-flow weights").
+        alternative: one more fix the errors offer, e.g. the detector's "use pretrained=False
+            and train the small detector on SynthHAR boxes".
         **kwargs: more builder arguments (``weights_backbone=None`` for a detector: the backbone's
             ImageNet file is not needed when the whole detector's weights are loaded).
 
@@ -152,17 +154,22 @@ def load_torchvision_model(builder: Callable[..., torch.nn.Module], weights: Wei
             the URL, the file and the fixes.
     """
     path = pretrained_weights_path(weights)
-    fixes = (f"check the network connection, place the file at {path} (torch.hub.get_dir()/checkpoints/), "
-             "or use the book profile (HARLEARN_PROFILE=book), which needs no pretrained weights")
+    fixes = [f"check the network connection, place the file at {path} (torch.hub.get_dir()/checkpoints/)",
+             "use the book profile (HARLEARN_PROFILE=book), which needs no pretrained weights"]
+    if alternative:
+        fixes.append(alternative)
+    fixes = ", ".join(fixes[:-1]) + ", or " + fixes[-1]
     if not pretrained_source.stand_ins_active() and not os.path.exists(path):
         blocked = unreachable(weights.url)
         if blocked is not None:
-            raise RuntimeError(f"{what} could not be downloaded from {weights.url} ({blocked}): {fixes}.")
+            raise RuntimeError(f"{what} could not be downloaded from {weights.url} ({blocked}): "
+                               f"{fixes}.") from urllib.error.URLError(blocked)
     try:
         with pretrained_source.torchvision_fetch(weights):
             return builder(weights=weights, **kwargs)
-    except (OSError, RuntimeError, pickle.UnpicklingError) as err:
+    except (OSError, RuntimeError, pickle.UnpicklingError) as err:  # URLError is an OSError
         if os.path.exists(path):
+            retry = f", or {alternative}" if alternative else ""
             raise RuntimeError(f"{what} in {path} could not be read ({err}): delete the file so that it is "
-                               "downloaded again.") from err
+                               f"downloaded again{retry}.") from err
         raise RuntimeError(f"{what} could not be downloaded from {weights.url} ({err}): {fixes}.") from err
