@@ -75,3 +75,23 @@ def test_flip_shift_on_a_batch_gives_each_image_its_own():
     assert len({tuple(x.flatten().tolist()) for x in out}) > 1
     with pytest.raises(ValueError):
         T.flip_shift(torch.zeros(3, 4, 4))
+
+
+def test_tensor_items_are_what_fit_and_predict_read():
+    from harlearn.data import TensorItems
+    from harlearn.inference import predict
+    from harlearn.train import TrainConfig, fit
+
+    x, y = torch.randn(10, 4), torch.arange(10) % 3
+    items = TensorItems(x, y, transform=lambda v: 2 * v)
+    assert len(items) == 10 and items.targets == y.tolist()
+    item = items[3]
+    assert torch.equal(item["image"], 2 * x[3]) and item["label"] == 0 and isinstance(item["label"], int)
+    model = torch.nn.Linear(4, 3)
+    fit(model, items, None, TrainConfig(epochs=1, batch_size=4, lr=1e-2), device="cpu")
+    logits = predict(model, TensorItems(x, y), device="cpu")["logits"]
+    assert logits.shape == (10, 3)
+    multi = TensorItems(x, torch.eye(3)[y])
+    assert torch.equal(multi[4]["labels"], torch.eye(3)[1]) and "label" not in multi[4]
+    with pytest.raises(ValueError, match="10 inputs and 9 labels"):
+        TensorItems(x, y[:9])

@@ -28,7 +28,7 @@ from typing import Any
 
 from . import transforms
 from ._common import collate, data_home
-from .cache import InMemory
+from .cache import InMemory, TensorItems
 from .corpus import PretrainingCorpus
 from .course import cached_datasets, course_datasets, course_root
 from .stanford40 import Stanford40
@@ -47,6 +47,7 @@ __all__ = [
     "course_datasets",
     "cached_datasets",
     "InMemory",
+    "TensorItems",
     "transforms",
     "make_synthhar",
     "synthhar_root",

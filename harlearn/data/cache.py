@@ -14,7 +14,9 @@ course's small models, so the ``ci`` and ``book`` profiles read each image once.
 
 ``.with_transform(...)`` / ``.plain()`` give views that share the cache (the test-time view of a
 training cache costs nothing). ``targets``, ``classes`` and ``root`` are passed through, so code
-written for the real datasets keeps working. Not a paper's method.
+written for the real datasets keeps working. :class:`TensorItems` is the same for tensors a
+chapter has already computed (precomputed features, stacked clips, flow fields, skeletons). Not a
+paper's method.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["InMemory", "DEFAULT_KEYS"]
+__all__ = ["InMemory", "TensorItems", "DEFAULT_KEYS"]
 
 # What a classifier and the course's measurements read; other sidecar keys are dropped.
 DEFAULT_KEYS: tuple[str, ...] = (
@@ -130,3 +132,34 @@ class InMemory(Dataset):
     def __repr__(self) -> str:
         mode = "item" if self.transform is not None else "tensor"
         return f"InMemory({len(self)} items, {mode} mode, augment={self.augment is not None})"
+
+
+class TensorItems(Dataset):
+    """Stacked tensors as the course's item dicts, ``{"image": x[i], "label": y[i]}``.
+
+    What :func:`harlearn.train.fit` and :func:`harlearn.inference.predict` read, for inputs a
+    chapter has computed itself: a locked trunk's features ``[N, F]``, clips ``[N, 3, T, H, W]``,
+    optical flow, skeletons ``[N, T, 17, 3]``.
+
+    Args:
+        x: the inputs, first dimension ``N``.
+        y: the class indices ``[N]`` (or multi-hot labels ``[N, C]``, returned as ``"labels"``).
+        transform: applied to ``x[i]`` on every access (resizing, a random flip...).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | Sequence[int],
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        y = torch.as_tensor(y)
+        if len(x) != len(y):
+            raise ValueError(f"TensorItems got {len(x)} inputs and {len(y)} labels: give one label per input.")
+        self.x, self.y, self.transform = x, y, transform
+        self.targets = y.tolist()
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        x = self.x[i] if self.transform is None else self.transform(self.x[i])
+        if self.y.ndim == 1:
+            return {"image": x, "label": int(self.y[i])}
+        return {"image": x, "labels": self.y[i]}
