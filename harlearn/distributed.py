@@ -275,12 +275,14 @@ class SameOrderDistributedSampler(DistributedSampler):
         seed_of_epoch: ``epoch -> seed`` of the single-process shuffling generator.
         num_replicas: the number of processes (default: the process group's).
         rank: this process's rank (default: the process group's).
+        with_workers: the single process loads with workers (``num_workers > 0``): its order then
+            is ``randperm`` from the epoch's seed alone (see ``fit``).
     """
 
     def __init__(self, dataset: Dataset, seed_of_epoch: Callable[[int], int], *,
-                 num_replicas: int | None = None, rank: int | None = None) -> None:
+                 num_replicas: int | None = None, rank: int | None = None, with_workers: bool = False) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, drop_last=True)
-        self.seed_of_epoch = seed_of_epoch
+        self.seed_of_epoch, self.with_workers = seed_of_epoch, with_workers
 
     def single_process_order(self) -> list[int]:
         """The permutation one process's loop draws in this epoch.
@@ -298,6 +300,8 @@ class SameOrderDistributedSampler(DistributedSampler):
             return []
         generator = torch.Generator()
         generator.manual_seed(self.seed_of_epoch(self.epoch))
+        if self.with_workers:  # fit's _EpochTagged: a permutation from the epoch seed alone
+            return torch.randperm(n, generator=generator).tolist()
         loader = DataLoader(range(n), batch_size=n, shuffle=True, generator=generator)
         return next(iter(tqdm(loader, disable=True))).tolist()
 

@@ -19,7 +19,10 @@ How resume stays exact: at the start of epoch ``e`` the loop reseeds Python, num
 random augmentations and dropout of epoch ``e`` therefore do not depend on what ran before,
 and a checkpoint needs only the model, optimizer, scheduler and gradient-scaler states plus the
 history to continue bit for bit. (A side effect: :func:`fit` leaves the global random generators
-seeded from the last epoch.)
+seeded from the last epoch.) With ``num_workers > 0`` the worker processes persist across epochs
+(no restart cost each epoch), so their random streams would run on; instead each item is drawn
+with the generators seeded from ``(epoch seed, index)`` (:class:`_SeededItems`), which makes an
+item's augmentation the same whichever worker loads it and after a resume.
 
 Started by ``torchrun`` (several processes, once :func:`harlearn.distributed.init_from_env` has
 opened the process group), the same loop trains data-parallel: DistributedDataParallel, each
@@ -50,7 +53,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from harlearn import distributed, metrics
@@ -100,6 +103,53 @@ def seed_everything(seed: int) -> None:
 def _epoch_seed(seed: int, epoch: int) -> int:
     """A well-mixed seed that depends only on ``(seed, epoch)``."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _item_seed(epoch_seed: int, index: int) -> int:
+    """The seed item ``index`` is drawn with in the epoch seeded ``epoch_seed`` (workers > 0)."""
+    return int(np.random.SeedSequence([epoch_seed, index]).generate_state(1)[0])
+
+
+class _SeededItems(Dataset):
+    """``dataset[i]`` drawn with Python, numpy and torch seeded from ``(epoch seed, i)``.
+
+    Read through :class:`_EpochTagged`, whose keys are ``(epoch seed, i)``: what a persistent
+    worker draws for an item then depends on the epoch and the item only, not on the worker or
+    on what it loaded before.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch_seed, index = key
+        seed_everything(_item_seed(epoch_seed, index))
+        return self.dataset[index]
+
+
+class _EpochTagged(Sampler):
+    """``(epoch seed, index)`` keys for :class:`_SeededItems`.
+
+    In ``sampler``'s order, or without one a permutation of ``range(n)`` drawn from the epoch seed
+    alone: the same however often the loader opens an iterator (``tqdm.auto`` opens two).
+    """
+
+    def __init__(self, sampler: Sampler | None = None, n: int | None = None) -> None:
+        self.sampler, self.n, self.epoch_seed = sampler, n, 0
+
+    def __len__(self) -> int:
+        return len(self.sampler) if self.sampler is not None else int(self.n)  # type: ignore[arg-type]
+
+    def __iter__(self):
+        epoch_seed = self.epoch_seed  # fixed when the epoch's iteration starts
+        if self.sampler is not None:
+            order = list(self.sampler)
+        else:
+            order = torch.randperm(int(self.n), generator=torch.Generator().manual_seed(epoch_seed)).tolist()
+        return iter([(epoch_seed, int(i)) for i in order])
 
 
 def _rank_seed(seed: int, epoch: int, rank: int) -> int:
@@ -408,20 +458,28 @@ def fit(
 
     # Data: the generator is reseeded every epoch, so epoch e's order depends on (seed, e) only.
     generator = torch.Generator()
-    if not ddp:
-        train_loader = DataLoader(
-            train_data, batch_size=config.batch_size, shuffle=True, generator=generator,
-            drop_last=len(train_data) > config.batch_size,  # no 1-image batch for BatchNorm
-            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
-        )
+    workers = config.num_workers > 0  # persistent workers; items seeded from (epoch seed, index)
+    loader_options = dict(drop_last=len(train_data) > config.batch_size,  # no 1-image batch for BatchNorm
+                          num_workers=config.num_workers, collate_fn=collate,
+                          pin_memory=device.type == "cuda", persistent_workers=workers)
+    tagged = None
+    if not ddp and not workers:
+        train_loader = DataLoader(train_data, batch_size=config.batch_size, shuffle=True, generator=generator,
+                                  **loader_options)
+    elif not ddp:  # the order from the epoch seed alone (not from the loader's own draws)
+        tagged = _EpochTagged(n=len(train_data))
+        train_loader = DataLoader(_SeededItems(train_data), batch_size=config.batch_size, sampler=tagged,
+                                  generator=torch.Generator(), **loader_options)
     else:  # this process's share of the order one process would draw, batch_size / world per step
         sampler = distributed.SameOrderDistributedSampler(
-            train_data, partial(_epoch_seed, config.seed), num_replicas=world, rank=rank)
+            train_data, partial(_epoch_seed, config.seed), num_replicas=world, rank=rank,
+            with_workers=workers)
+        if workers:
+            tagged = _EpochTagged(sampler)
         train_loader = DataLoader(
-            train_data, batch_size=config.batch_size // world, sampler=sampler, generator=generator,
-            drop_last=len(train_data) > config.batch_size,
-            num_workers=config.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
-        )
+            _SeededItems(train_data) if workers else train_data, batch_size=config.batch_size // world,
+            sampler=tagged if workers else sampler, generator=torch.Generator() if workers else generator,
+            **loader_options)
     steps_per_epoch = min(len(train_loader), config.max_batches or len(train_loader))
     if steps_per_epoch == 0:
         raise ValueError("train_data is empty: there is nothing to train on.")
@@ -457,6 +515,8 @@ def fit(
             rank_seed = epoch_seed if rank == 0 else _rank_seed(config.seed, epoch, rank)
             seed_everything(rank_seed)
             generator.manual_seed(rank_seed)
+        if tagged is not None:  # workers: each item's own seed (the same item, the same draw on any process)
+            tagged.epoch_seed = epoch_seed
         net.train()
         start, loss_sum, correct, seen, scored = time.perf_counter(), 0.0, 0.0, 0, 0
         term_sums: dict[str, float] = {}

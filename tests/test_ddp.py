@@ -74,8 +74,10 @@ def assert_close(a: dict, b: dict, atol: float) -> float:
     return worst
 
 
-def test_the_processes_share_the_single_process_order():
-    """Step k of W processes (batch B / W each) covers exactly the global batch k of one process's fit."""
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_processes_share_the_single_process_order(workers):
+    """Step k of W processes (batch B / W each) covers exactly the global batch k of one process's fit
+    (loading in the main process, or in persistent workers)."""
     from harlearn.train import default_loss, fit
 
     data, B, epochs = Blobs(), 8, 2
@@ -85,7 +87,7 @@ def test_the_processes_share_the_single_process_order():
         seen.append(sorted(batch["index"].tolist()))
         return default_loss(model, batch)
 
-    fit(make_model(batchnorm=False), data, None, config(epochs=epochs), device="cpu",
+    fit(make_model(batchnorm=False), data, None, config(epochs=epochs, num_workers=workers), device="cpu",
         collate_fn=torch.utils.data.default_collate, loss_fn=record)
     for world in (2, 4):
         steps = []
@@ -93,7 +95,8 @@ def test_the_processes_share_the_single_process_order():
             shares = []
             for r in range(world):
                 sampler = distributed.SameOrderDistributedSampler(data, lambda e: _epoch_seed(7, e),
-                                                                  num_replicas=world, rank=r)
+                                                                  num_replicas=world, rank=r,
+                                                                  with_workers=workers > 0)
                 sampler.set_epoch(epoch)
                 shares.append(list(sampler))
             b = B // world

@@ -164,6 +164,33 @@ def test_resume_after_crash_is_bit_identical(tmp_path):
     assert not torch.equal(other["head.weight"], epoch2["head.weight"])
 
 
+def test_persistent_workers_resume_bit_identically(tmp_path):
+    """num_workers > 0: the workers live across epochs, and each item is drawn from (epoch seed, index)."""
+    cfg_a = config(epochs=3, num_workers=2, checkpoint_dir=str(tmp_path / "a"))
+    model_a = make_model()
+    hist_a = run(model_a, cfg_a)
+    cfg_b = config(epochs=3, num_workers=2, checkpoint_dir=str(tmp_path / "b"))
+    with pytest.raises(Crash):  # dies at the start of epoch 2
+        run(make_model(), cfg_b, loss_fn=crash_at_epoch(2, steps_per_epoch=6))
+    model_b = make_model(seed=99)
+    hist_b = run(model_b, cfg_b, resume=True)
+    assert_same_weights(model_a, model_b)
+    assert hist_b["train_loss"] == hist_a["train_loss"]
+
+    # the items' draws depend on the epoch (not the same augmentation every epoch) and on the seed
+    from harlearn.train import _EpochTagged, _SeededItems
+
+    items = _SeededItems(TinyDataset())
+    assert torch.equal(items[(1, 5)]["image"], items[(1, 5)]["image"])
+    assert not torch.equal(items[(1, 5)]["image"], items[(2, 5)]["image"])
+    tagged = _EpochTagged(range(3))
+    tagged.epoch_seed = 11
+    assert list(tagged) == [(11, 0), (11, 1), (11, 2)] and len(tagged) == 3
+    shuffled = _EpochTagged(n=10)
+    shuffled.epoch_seed = 3
+    assert list(shuffled) == list(shuffled) and sorted(i for _, i in shuffled) == list(range(10))
+
+
 def test_resume_extends_a_finished_run(tmp_path):
     cfg = config(schedule="step", step_size=1, gamma=0.5, warmup_epochs=0)
     full = make_model()
