@@ -458,24 +458,26 @@ def images_per_second(model: nn.Module, image_size: int | None = None, *, inputs
 
     Returns:
         Images per second (the best of ``repeats``; a measurement, not a promise). In smoke mode
-        (``P.smoke``) the batch is the profile's and one call is timed: the code path runs, the
-        number means nothing.
+        (``P.smoke``) the batch is the profile's and one call, without a warm-up, is timed: the
+        code path runs, the number means nothing.
     """
     from harlearn.losses import logits_of
 
     P = _STATE["profile"]
-    if getattr(P, "smoke", False):
+    smoke = getattr(P, "smoke", False)
+    if smoke:
         batch, repeats = min(batch, P.batch_size), 1
 
     x = _example(model, inputs, image_size, batch)
-    if getattr(P, "smoke", False):  # an example batch a chapter passed: cut to the profile's batch as well
+    if smoke:  # an example batch a chapter passed: cut to the profile's batch as well
         x = tuple(t[:batch] for t in x) if isinstance(x, tuple) else x[:batch]
     n = (x[0] if isinstance(x, tuple) else x).shape[0]
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.train(train)
     times = []
-    for _ in range(repeats + 1):
+    warmup = 0 if smoke else 1  # smoke mode: the one call is the measurement
+    for _ in range(warmup + repeats):
         start = time.perf_counter()
         with torch.set_grad_enabled(train):
             out = model(*x) if isinstance(x, tuple) else model(x)
@@ -486,7 +488,7 @@ def images_per_second(model: nn.Module, image_size: int | None = None, *, inputs
         times.append(time.perf_counter() - start)
     model.zero_grad(set_to_none=True)
     model.train(was_training)
-    return n / min(times[1:])
+    return n / min(times[warmup:])
 
 
 def hardware_name(device: torch.device | None = None) -> str:

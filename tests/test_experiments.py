@@ -106,7 +106,7 @@ def test_images_per_second_in_smoke_mode_times_the_profiles_batch(monkeypatch):
     model.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape[0]))
     monkeypatch.setitem(E._STATE, "profile", profiles.as_smoke(cuda=False))
     E.images_per_second(model, inputs=torch.randn(64, 3, 8, 8), repeats=3)  # a chapter's example batch of 64
-    assert seen == [4, 4]  # the profile's batch of 4: one warm-up call, one timed call
+    assert seen == [4]  # the profile's batch of 4: one timed call, no warm-up
 
 
 def test_chance_levels():
