@@ -51,6 +51,7 @@ __all__ = [
     "convert_sync_batchnorm",
     "CPUSyncBatchNorm",
     "SameOrderDistributedSampler",
+    "epoch_permutation",
     "all_reduce_sum",
     "evaluate_sharded",
 ]
@@ -258,6 +259,16 @@ def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
 # --------------------------------------------------------------------------------------------
 
 
+def epoch_permutation(n: int, epoch_seed: int) -> list[int]:
+    """The order of ``range(n)`` in an epoch whose seed is ``epoch_seed``, when ``fit`` has workers.
+
+    ``torch.randperm`` from a generator seeded with the epoch seed alone, so the order does not
+    depend on how often a loader opens an iterator. :func:`harlearn.train.fit` (its
+    ``_EpochTagged`` sampler) and :class:`SameOrderDistributedSampler` both draw it here.
+    """
+    return torch.randperm(int(n), generator=torch.Generator().manual_seed(int(epoch_seed))).tolist()
+
+
 class SameOrderDistributedSampler(DistributedSampler):
     """Each process's share of the order one process's shuffling ``DataLoader`` would draw.
 
@@ -298,10 +309,10 @@ class SameOrderDistributedSampler(DistributedSampler):
         n = len(self.dataset)  # type: ignore[arg-type]
         if n == 0:
             return []
+        if self.with_workers:  # fit's _EpochTagged: a permutation from the epoch seed alone
+            return epoch_permutation(n, self.seed_of_epoch(self.epoch))
         generator = torch.Generator()
         generator.manual_seed(self.seed_of_epoch(self.epoch))
-        if self.with_workers:  # fit's _EpochTagged: a permutation from the epoch seed alone
-            return torch.randperm(n, generator=generator).tolist()
         loader = DataLoader(range(n), batch_size=n, shuffle=True, generator=generator)
         return next(iter(tqdm(loader, disable=True))).tolist()
 

@@ -148,8 +148,36 @@ class _EpochTagged(Sampler):
         if self.sampler is not None:
             order = list(self.sampler)
         else:
-            order = torch.randperm(int(self.n), generator=torch.Generator().manual_seed(epoch_seed)).tolist()
+            order = distributed.epoch_permutation(int(self.n), epoch_seed)
         return iter([(epoch_seed, int(i)) for i in order])
+
+
+def _train_loader(data: Dataset, config: "TrainConfig", generator: torch.Generator, collate: Callable,
+                  device: torch.device, *, world: int, rank: int) -> tuple[DataLoader, "_EpochTagged | None"]:
+    """fit's training DataLoader and, with workers, the sampler whose ``epoch_seed`` fit sets.
+
+    * One process, no workers (the book's path): a shuffling loader that draws from ``generator``.
+    * Workers (``num_workers > 0``, kept alive across epochs): every item is drawn with generators
+      seeded from ``(epoch seed, index)`` (:class:`_SeededItems`), in an order drawn from the epoch
+      seed alone (:class:`_EpochTagged`), so resuming gives the same batches.
+    * Under DDP (``world > 1``): this process's share of the order a single process would draw
+      (:class:`~harlearn.distributed.SameOrderDistributedSampler`), ``batch_size / world`` per step.
+    """
+    workers = config.num_workers > 0
+    options = dict(batch_size=config.batch_size // world,
+                   drop_last=len(data) > config.batch_size,  # no 1-image batch for BatchNorm
+                   num_workers=config.num_workers, collate_fn=collate,
+                   pin_memory=device.type == "cuda", persistent_workers=workers)
+    if world == 1 and not workers:
+        return DataLoader(data, shuffle=True, generator=generator, **options), None
+    sampler = None
+    if world > 1:
+        sampler = distributed.SameOrderDistributedSampler(data, partial(_epoch_seed, config.seed),
+                                                          num_replicas=world, rank=rank, with_workers=workers)
+    if not workers:
+        return DataLoader(data, sampler=sampler, generator=generator, **options), None
+    tagged = _EpochTagged(sampler, n=len(data))
+    return DataLoader(_SeededItems(data), sampler=tagged, generator=torch.Generator(), **options), tagged
 
 
 def _rank_seed(seed: int, epoch: int, rank: int) -> int:
@@ -458,28 +486,8 @@ def fit(
 
     # Data: the generator is reseeded every epoch, so epoch e's order depends on (seed, e) only.
     generator = torch.Generator()
-    workers = config.num_workers > 0  # persistent workers; items seeded from (epoch seed, index)
-    loader_options = dict(drop_last=len(train_data) > config.batch_size,  # no 1-image batch for BatchNorm
-                          num_workers=config.num_workers, collate_fn=collate,
-                          pin_memory=device.type == "cuda", persistent_workers=workers)
-    tagged = None
-    if not ddp and not workers:
-        train_loader = DataLoader(train_data, batch_size=config.batch_size, shuffle=True, generator=generator,
-                                  **loader_options)
-    elif not ddp:  # the order from the epoch seed alone (not from the loader's own draws)
-        tagged = _EpochTagged(n=len(train_data))
-        train_loader = DataLoader(_SeededItems(train_data), batch_size=config.batch_size, sampler=tagged,
-                                  generator=torch.Generator(), **loader_options)
-    else:  # this process's share of the order one process would draw, batch_size / world per step
-        sampler = distributed.SameOrderDistributedSampler(
-            train_data, partial(_epoch_seed, config.seed), num_replicas=world, rank=rank,
-            with_workers=workers)
-        if workers:
-            tagged = _EpochTagged(sampler)
-        train_loader = DataLoader(
-            _SeededItems(train_data) if workers else train_data, batch_size=config.batch_size // world,
-            sampler=tagged if workers else sampler, generator=torch.Generator() if workers else generator,
-            **loader_options)
+    train_loader, tagged = _train_loader(train_data, config, generator, collate, device, world=world if ddp else 1,
+                                         rank=rank)
     steps_per_epoch = min(len(train_loader), config.max_batches or len(train_loader))
     if steps_per_epoch == 0:
         raise ValueError("train_data is empty: there is nothing to train on.")
@@ -511,7 +519,7 @@ def fit(
             seed_everything(epoch_seed)  # augmentation and dropout of this epoch
             generator.manual_seed(epoch_seed)  # shuffling of this epoch
         else:  # the same order everywhere; each process its own augmentation, dropout and workers
-            sampler.set_epoch(epoch)
+            (tagged.sampler if tagged is not None else train_loader.sampler).set_epoch(epoch)
             rank_seed = epoch_seed if rank == 0 else _rank_seed(config.seed, epoch, rank)
             seed_everything(rank_seed)
             generator.manual_seed(rank_seed)
