@@ -269,11 +269,7 @@ def test_every_recipe_builds_its_model():
 
 
 def test_shipped_registry_matches_the_code():
-    """Every shipped checkpoint: the recipe the code holds, its file present, its sha256, the size budget.
-
-    Today the shipped manifest is empty (the checkpoints are trained by ``make zoo`` in a later
-    round); the test checks every entry as soon as there is one.
-    """
+    """Every shipped checkpoint: the recipe the code holds, its file present, its sha256, the size budget."""
     folder = Z.registry_dir(Path(zoo.__file__).parent / "weights")
     manifest = Z.read_manifest(folder)
     assert manifest["format"] == Z.FORMAT

@@ -121,6 +121,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
         note="Chapter 2's DenseNet-121 (base_width 16).",
     ),
     Recipe(
+        "googlenet_w8", "googlenet", dict(base_width=8), 96, "multilabel",
+        dict(_CNN, epochs=8, batch_size=64), used_by=("02_cnn_baselines",),
+        note="Chapter 2's GoogLeNet for fine-tuning (base_width 8, with BatchNorm), the source its full profile takes from ImageNet.",
+    ),
+    Recipe(
         "vit_ch4", "vit", dict(_VIT), 64, "multilabel",
         dict(_TRANSFORMER, epochs=30, batch_size=64), used_by=("04_vision_transformers",),
         note="Chapter 4's ViT: 64-px images, 8x8 patches (64 tokens), 4 blocks of width 64, 4 heads.",
