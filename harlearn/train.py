@@ -153,8 +153,10 @@ class _EpochTagged(Sampler):
 
 
 def _train_loader(data: Dataset, config: "TrainConfig", generator: torch.Generator, collate: Callable,
-                  device: torch.device, *, world: int, rank: int) -> tuple[DataLoader, "_EpochTagged | None"]:
-    """fit's training DataLoader and, with workers, the sampler whose ``epoch_seed`` fit sets.
+                  device: torch.device, *, world: int, rank: int
+                  ) -> tuple[DataLoader, "distributed.SameOrderDistributedSampler | None", "_EpochTagged | None"]:
+    """fit's training DataLoader, the DDP sampler fit calls ``set_epoch`` on, and, with workers,
+    the sampler whose ``epoch_seed`` fit sets (each None where it does not apply).
 
     * One process, no workers (the book's path): a shuffling loader that draws from ``generator``.
     * Workers (``num_workers > 0``, kept alive across epochs): every item is drawn with generators
@@ -169,15 +171,15 @@ def _train_loader(data: Dataset, config: "TrainConfig", generator: torch.Generat
                    num_workers=config.num_workers, collate_fn=collate,
                    pin_memory=device.type == "cuda", persistent_workers=workers)
     if world == 1 and not workers:
-        return DataLoader(data, shuffle=True, generator=generator, **options), None
+        return DataLoader(data, shuffle=True, generator=generator, **options), None, None
     sampler = None
     if world > 1:
         sampler = distributed.SameOrderDistributedSampler(data, partial(_epoch_seed, config.seed),
                                                           num_replicas=world, rank=rank, with_workers=workers)
     if not workers:
-        return DataLoader(data, sampler=sampler, generator=generator, **options), None
+        return DataLoader(data, sampler=sampler, generator=generator, **options), sampler, None
     tagged = _EpochTagged(sampler, n=len(data))
-    return DataLoader(_SeededItems(data), sampler=tagged, generator=torch.Generator(), **options), tagged
+    return DataLoader(_SeededItems(data), sampler=tagged, generator=torch.Generator(), **options), sampler, tagged
 
 
 def _rank_seed(seed: int, epoch: int, rank: int) -> int:
@@ -486,8 +488,8 @@ def fit(
 
     # Data: the generator is reseeded every epoch, so epoch e's order depends on (seed, e) only.
     generator = torch.Generator()
-    train_loader, tagged = _train_loader(train_data, config, generator, collate, device, world=world if ddp else 1,
-                                         rank=rank)
+    train_loader, ddp_sampler, tagged = _train_loader(train_data, config, generator, collate, device,
+                                                      world=world if ddp else 1, rank=rank)
     steps_per_epoch = min(len(train_loader), config.max_batches or len(train_loader))
     if steps_per_epoch == 0:
         raise ValueError("train_data is empty: there is nothing to train on.")
@@ -519,7 +521,7 @@ def fit(
             seed_everything(epoch_seed)  # augmentation and dropout of this epoch
             generator.manual_seed(epoch_seed)  # shuffling of this epoch
         else:  # the same order everywhere; each process its own augmentation, dropout and workers
-            (tagged.sampler if tagged is not None else train_loader.sampler).set_epoch(epoch)
+            ddp_sampler.set_epoch(epoch)
             rank_seed = epoch_seed if rank == 0 else _rank_seed(config.seed, epoch, rank)
             seed_everything(rank_seed)
             generator.manual_seed(rank_seed)
